@@ -1,0 +1,39 @@
+package scim
+
+import (
+	"log/slog"
+
+	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// DefaultTenant is the tenant served at /scim/v2.
+const DefaultTenant = "default"
+
+// Tenant is one tenant the server serves. The default tenant is served at
+// /scim/v2, every other at /tenants/{Name}/scim/v2. Each has its own data and
+// credentials; a credential of one tenant never opens another.
+type Tenant struct {
+	Name string
+	// TokenHashes are SHA-256 hashes of static bearer tokens from
+	// configuration or the environment, accepted besides the tokens created
+	// with `scimbridge token create` (stored hashed in the store).
+	TokenHashes [][32]byte
+}
+
+// Options configure NewHandler.
+type Options struct {
+	Store   store.Store
+	Schemas *schemas.Registry
+	Logger  *slog.Logger
+	// BaseURL is the public URL of the server (scheme://host[:port], no
+	// path) used in meta.location and Location headers. Empty: derived from
+	// each request's Host header.
+	BaseURL string
+	// Tenants to serve. The default tenant is always served even if absent.
+	Tenants []Tenant
+	// MaxBodyBytes caps request bodies (413 beyond). Default 10 MiB.
+	MaxBodyBytes int64
+	// MaxResults caps count on list requests (filter.maxResults). Default 1000.
+	MaxResults int
+}
