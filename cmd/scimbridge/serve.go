@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/internal/logging"
+	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// shutdownTimeout bounds how long serve waits for in-flight requests after
+// it is told to stop.
+const shutdownTimeout = 15 * time.Second
+
+// serve runs `scimbridge serve`: the SCIM server until ctx is cancelled.
+func (c *cli) serve(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("serve", "[--config FILE] [--listen ADDR] [--data-dir DIR]")
+	var cf configFlags
+	cf.register(fs, true)
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load(fs, &cf)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(c.stderr, cfg.Log)
+	if err != nil {
+		return err
+	}
+	reg, err := schemas.Load(cfg.CustomSchemas()...)
+	if err != nil {
+		return fmt.Errorf("load schemas: %w", err)
+	}
+	st, err := openStore(ctx, cfg, reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	tenants := make([]scim.Tenant, 0, len(cfg.Tenants)+1)
+	for _, name := range cfg.TenantNames() {
+		tenants = append(tenants, scim.Tenant{Name: name, TokenHashes: cfg.TokenHashes(name)})
+	}
+	h, err := scim.NewHandler(scim.Options{
+		Store:        st,
+		Schemas:      reg,
+		Logger:       log,
+		BaseURL:      cfg.BaseURL,
+		Tenants:      tenants,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxResults:   cfg.MaxResults,
+	})
+	if err != nil {
+		return fmt.Errorf("build handler: %w", err)
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// The token is generated only once listening worked, so that a token
+	// is never stored without being shown.
+	token, err := initialToken(ctx, st, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprint(c.stdout, banner(cfg, ln.Addr(), token))
+
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "store", cfg.Store.Type, "tenants", len(tenants))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// initialToken returns a newly created token for the default tenant if it
+// has none at all (none from the environment, the config or the store), and
+// "" otherwise.
+func initialToken(ctx context.Context, st store.Store, cfg *config.Config) (string, error) {
+	if len(cfg.TokenHashes(config.DefaultTenant)) > 0 {
+		return "", nil
+	}
+	stored, err := scim.StoredTokenHashes(ctx, st, config.DefaultTenant)
+	if err != nil {
+		return "", fmt.Errorf("read stored tokens: %w", err)
+	}
+	if len(stored) > 0 {
+		return "", nil
+	}
+	tok, err := scim.NewToken(ctx, st, config.DefaultTenant, "initial")
+	if err != nil {
+		return "", fmt.Errorf("create initial token: %w", err)
+	}
+	return tok, nil
+}
+
+// banner is what serve prints on stdout once it listens: the SCIM base URLs
+// and, the first time, the generated token. It is written in one piece.
+func banner(cfg *config.Config, addr net.Addr, token string) string {
+	base := cfg.BaseURL
+	if base == "" {
+		base = "http://" + dialAddr(addr)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "scimbridge is listening on %s\n", addr)
+	for _, name := range cfg.TenantNames() {
+		if name == config.DefaultTenant {
+			fmt.Fprintf(&b, "SCIM base URL: %s/scim/v2\n", base)
+		} else {
+			fmt.Fprintf(&b, "SCIM base URL of tenant %s: %s/tenants/%s/scim/v2\n", name, base, name)
+		}
+	}
+	if token != "" {
+		b.WriteString("\nA bearer token for the default tenant was generated. It is shown only once\n")
+		b.WriteString("(only its hash is stored); `scimbridge token create` makes more.\n\n")
+		fmt.Fprintf(&b, "    TOKEN=%s\n\n", token)
+	}
+	return b.String()
+}
+
+// dialAddr returns addr as a client would dial it: an unspecified listen
+// address (0.0.0.0, ::; Go listens dual-stack there) becomes 127.0.0.1.
+func dialAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"path/filepath"
+
+	"github.com/scimbridge/scimbridge/schemas"
+)
+
+// Defaults.
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultDataDir      = "./data"
+	DefaultStoreType    = "sqlite"
+	DefaultStoreFile    = "scimbridge.db"
+	DefaultMaxBodyBytes = 10 << 20
+	DefaultMaxResults   = 1000
+	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
+
+	// DefaultTenant is the tenant served at /scim/v2. It always exists,
+	// whether or not it is listed under tenants.
+	DefaultTenant = "default"
+)
+
+// Config is scimbridge's configuration. The YAML keys are the camelCase
+// field names; see config.example.yaml at the repository root.
+type Config struct {
+	// Listen is the host:port the HTTP server listens on.
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded store and other local state.
+	DataDir string `yaml:"dataDir"`
+	// BaseURL is the public URL of the server (scheme://host[:port], no
+	// path), used in meta.location. Empty: derived from each request.
+	BaseURL string `yaml:"baseURL"`
+	// Store selects the storage backend.
+	Store Store `yaml:"store"`
+	// MaxBodyBytes caps request bodies; larger ones get 413.
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// MaxResults caps the count of list responses.
+	MaxResults int `yaml:"maxResults"`
+	// Log configures the structured logs written to stderr.
+	Log Log `yaml:"log"`
+	// Tenants are the tenants besides, or configuring, the default one.
+	Tenants []Tenant `yaml:"tenants"`
+	// Schemas are custom extension schemas added to User or Group.
+	Schemas []Schema `yaml:"schemas"`
+
+	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
+	envTokenHash *[32]byte
+}
+
+// Store selects and configures the storage backend.
+type Store struct {
+	// Type is the backend: "sqlite" (the only one so far).
+	Type string `yaml:"type"`
+	// Path is the SQLite database file. Default: <dataDir>/scimbridge.db.
+	Path string `yaml:"path"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Tenant is one tenant: its name and its static bearer tokens.
+type Tenant struct {
+	// Name is the tenant's path segment: /tenants/{name}/scim/v2, or
+	// /scim/v2 for "default".
+	Name string `yaml:"name"`
+	// Tokens are static bearer tokens accepted for this tenant, besides the
+	// ones created with `scimbridge token create`.
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is one static bearer token, given by exactly one of SHA256, Env or
+// File. The loader resolves it into Hash; the plain token is never kept.
+type Token struct {
+	// Name labels the token (for operators; never a secret).
+	Name string `yaml:"name"`
+	// SHA256 is the hex SHA-256 of the token.
+	SHA256 string `yaml:"sha256"`
+	// Env names an environment variable holding the token.
+	Env string `yaml:"env"`
+	// File is a file holding the token (surrounding whitespace trimmed).
+	// A relative path is relative to the config file's directory.
+	File string `yaml:"file"`
+
+	// Hash is the SHA-256 of the token, filled in by Load.
+	Hash [32]byte `yaml:"-"`
+}
+
+// Schema is a custom extension schema file.
+type Schema struct {
+	// File is a SCIM schema resource in JSON (id, name, attributes). A
+	// relative path is relative to the config file's directory.
+	File string `yaml:"file"`
+	// ResourceType is User or Group.
+	ResourceType string `yaml:"resourceType"`
+	// Required makes the extension required on that resource type.
+	Required bool `yaml:"required"`
+
+	// JSON is the file's content, filled in by Load.
+	JSON []byte `yaml:"-"`
+}
+
+// Default returns the configuration used when there is no config file.
+// Store.Path is left empty: it follows DataDir unless set.
+func Default() *Config {
+	return &Config{
+		Listen:       DefaultListen,
+		DataDir:      DefaultDataDir,
+		Store:        Store{Type: DefaultStoreType},
+		MaxBodyBytes: DefaultMaxBodyBytes,
+		MaxResults:   DefaultMaxResults,
+		Log:          Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+}
+
+// applyDerivedDefaults fills in the defaults that depend on other fields.
+func (c *Config) applyDerivedDefaults() {
+	if c.Store.Path == "" && c.DataDir != "" {
+		c.Store.Path = filepath.Join(c.DataDir, DefaultStoreFile)
+	}
+}
+
+// TenantNames returns the default tenant followed by every other configured
+// tenant, in configuration order.
+func (c *Config) TenantNames() []string {
+	names := []string{DefaultTenant}
+	for _, t := range c.Tenants {
+		if t.Name != DefaultTenant {
+			names = append(names, t.Name)
+		}
+	}
+	return names
+}
+
+// HasTenant reports whether name is the default tenant or a configured one.
+func (c *Config) HasTenant(name string) bool {
+	for _, n := range c.TenantNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// TokenHashes returns the hashes of tenant's static tokens: those
+// configured for it and, for the default tenant, SCIMBRIDGE_TOKEN's.
+func (c *Config) TokenHashes(tenant string) [][32]byte {
+	var out [][32]byte
+	if tenant == DefaultTenant && c.envTokenHash != nil {
+		out = append(out, *c.envTokenHash)
+	}
+	for _, t := range c.Tenants {
+		if t.Name != tenant {
+			continue
+		}
+		for _, tok := range t.Tokens {
+			out = append(out, tok.Hash)
+		}
+	}
+	return out
+}
+
+// CustomSchemas returns the custom extension schemas for schemas.Load.
+func (c *Config) CustomSchemas() []schemas.CustomExtension {
+	out := make([]schemas.CustomExtension, 0, len(c.Schemas))
+	for _, s := range c.Schemas {
+		out = append(out, schemas.CustomExtension{ResourceType: s.ResourceType, JSON: s.JSON, Required: s.Required})
+	}
+	return out
+}

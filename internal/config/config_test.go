@@ -1,0 +1,329 @@
+package config
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// envMap returns an env lookup function backed by m.
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// testEnv is the environment the testdata files expect.
+var testEnv = map[string]string{"ACME_TOKEN": "env-token-for-acme-0123456789"}
+
+func TestLoadNoFileGivesDefaults(t *testing.T) {
+	c, err := Load("", envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.DataDir != "./data" || c.BaseURL != "" {
+		t.Errorf("listen/dataDir/baseURL = %q %q %q", c.Listen, c.DataDir, c.BaseURL)
+	}
+	if c.Store.Type != "sqlite" || c.Store.Path != filepath.Join("data", "scimbridge.db") {
+		t.Errorf("store = %+v", c.Store)
+	}
+	if c.MaxBodyBytes != 10<<20 || c.MaxResults != 1000 {
+		t.Errorf("maxBodyBytes/maxResults = %d %d", c.MaxBodyBytes, c.MaxResults)
+	}
+	if c.Log != (Log{Level: "info", Format: "text"}) {
+		t.Errorf("log = %+v", c.Log)
+	}
+	if got := c.TenantNames(); !slices.Equal(got, []string{"default"}) {
+		t.Errorf("tenants = %v", got)
+	}
+	if len(c.TokenHashes("default")) != 0 {
+		t.Error("default tenant has static tokens")
+	}
+}
+
+func TestLoadGoodFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yaml")
+	if len(files) < 3 {
+		t.Fatalf("found only %d good files", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, err := Load(f, envMap(testEnv)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.good.yaml", envMap(testEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseURL != "https://scim.example.com" {
+		t.Errorf("baseURL = %q (trailing slash kept?)", c.BaseURL)
+	}
+	if c.Store.Path != "/srv/scimbridge/db/store.db" || c.MaxBodyBytes != 1<<20 || c.MaxResults != 200 {
+		t.Errorf("store/maxBodyBytes/maxResults = %+v %d %d", c.Store, c.MaxBodyBytes, c.MaxResults)
+	}
+	if c.Log != (Log{Level: "debug", Format: "json"}) {
+		t.Errorf("log = %+v", c.Log)
+	}
+	if got := c.TenantNames(); !slices.Equal(got, []string{"default", "acme", "globex-2"}) {
+		t.Errorf("tenant names = %v", got)
+	}
+	if !c.HasTenant("acme") || !c.HasTenant("default") || c.HasTenant("initech") {
+		t.Error("HasTenant")
+	}
+	if got := c.TokenHashes("default"); !slices.Equal(got, [][32]byte{sha256.Sum256([]byte("test"))}) {
+		t.Errorf("default token hashes = %x", got)
+	}
+	want := [][32]byte{
+		sha256.Sum256([]byte("env-token-for-acme-0123456789")),
+		sha256.Sum256([]byte("file-token-for-acme-0123456789")), // trimmed
+	}
+	if got := c.TokenHashes("acme"); !slices.Equal(got, want) {
+		t.Errorf("acme token hashes = %x", got)
+	}
+	if len(c.TokenHashes("globex-2")) != 0 {
+		t.Error("globex-2 has tokens")
+	}
+	custom := c.CustomSchemas()
+	if len(custom) != 2 || custom[0].ResourceType != "User" || !custom[0].Required || len(custom[0].JSON) == 0 || custom[1].ResourceType != "Group" {
+		t.Errorf("custom schemas = %+v", custom)
+	}
+}
+
+// badFiles is the expected-error table: each bad file and the substrings
+// its error must contain (each names the field or line of one problem).
+var badFiles = map[string][]string{
+	"unknown-key.bad.yaml":        {`line 2: unknown key "lisen"`},
+	"unknown-nested-key.bad.yaml": {`line 3: unknown key "store.file"`, `line 9: unknown key "tenants[].tokens[].secret"`},
+	"wrong-type.bad.yaml":         {"line 1: cannot unmarshal", "lots"},
+	"syntax.bad.yaml":             {"line "},
+	"two-documents.bad.yaml":      {"more than one YAML document"},
+	"many-problems.bad.yaml": {
+		`listen: "abc" is not host:port`,
+		`dataDir: must not be empty`,
+		`baseURL: "https://scim.example.com/scim/v2" must not have a path`,
+		`store.type: "mongo" is not supported (want sqlite)`,
+		`maxBodyBytes: -1 must be greater than 0`,
+		`maxResults: 10001 must be between 1 and 10000`,
+		`log.level: "loud" must be one of debug, info, warn, error`,
+		`log.format: "xml" must be text or json`,
+	},
+	"tenants.bad.yaml": {
+		`tenants[0].name: "Acme" must be lowercase`,
+		`tenants[2].name: "acme" is already used by tenants[1]`,
+		`tenants[3].name: must not be empty`,
+		`tenants[4].name: "-leading-dash" must be lowercase`,
+	},
+	"tokens.bad.yaml": {
+		`tenants[0].tokens[0]: must have exactly one of sha256, env, file`,
+		`tenants[0].tokens[1]: must have exactly one of sha256, env, file`,
+		`tenants[0].tokens[2].sha256: must be 64 hexadecimal digits`,
+		`tenants[0].tokens[3].name: must not be empty`,
+		`tenants[0].tokens[4].env: environment variable SCIMBRIDGE_TEST_UNSET_VARIABLE is not set or empty`,
+		`tenants[0].tokens[5].file: cannot read testdata/secrets/does-not-exist.token`,
+		`tenants[0].tokens[6].file: testdata/secrets/empty.token is empty`,
+		`tenants[0].tokens[8].name: "dup" is already used by tokens[7]`,
+	},
+	"shared-token.bad.yaml": {
+		`tenants[1].tokens[0]: the same token is configured for tenant "acme" by tenants[0].tokens[0]`,
+	},
+	"schemas.bad.yaml": {
+		`schemas[0].resourceType: "Device" must be User or Group`,
+		`schemas[1].file: cannot read testdata/schemas/missing.json`,
+		`schemas[2].file: schemas/not_a_urn.json: custom schema 0: id "acme" is not a URN`,
+		`schemas[3].file: must not be empty`,
+	},
+	"schemas-duplicate.bad.yaml": {`schemas: custom schema "urn:example:params:scim:schemas:extension:acme:2.0:User": already defined for User`},
+}
+
+func TestLoadBadFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	for _, f := range files {
+		if _, ok := badFiles[filepath.Base(f)]; !ok {
+			t.Errorf("%s has no entry in the expected-error table", f)
+		}
+	}
+	env := map[string]string{"ACME_TOKEN": "file-token-for-acme-0123456789"} // the same as secrets/acme.token
+	for name, want := range badFiles {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", name), envMap(env))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not *config.Error: %v", err, err)
+			}
+			msg := err.Error()
+			for _, w := range want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error does not contain %q:\n%s", w, msg)
+				}
+			}
+			if strings.Contains(msg, "file-token-for-acme") {
+				t.Errorf("error reveals a secret:\n%s", msg)
+			}
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		"SCIMBRIDGE_LISTEN":         "0.0.0.0:1234",
+		"SCIMBRIDGE_DATA_DIR":       "/tmp/sb",
+		"SCIMBRIDGE_BASE_URL":       "http://scim.internal:8080",
+		"SCIMBRIDGE_LOG_LEVEL":      "warn",
+		"SCIMBRIDGE_LOG_FORMAT":     "json",
+		"SCIMBRIDGE_MAX_BODY_BYTES": "2048",
+		"SCIMBRIDGE_MAX_RESULTS":    "50",
+		"SCIMBRIDGE_TOKEN":          " plain-env-token \n",
+		"ACME_TOKEN":                "env-token-for-acme-0123456789",
+	}
+	c, err := Load("testdata/minimal.good.yaml", envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:1234" || c.DataDir != "/tmp/sb" || c.BaseURL != "http://scim.internal:8080" {
+		t.Errorf("listen/dataDir/baseURL = %q %q %q", c.Listen, c.DataDir, c.BaseURL)
+	}
+	if c.Store.Path != "/tmp/sb/scimbridge.db" {
+		t.Errorf("store.path = %q, want it under the overridden dataDir", c.Store.Path)
+	}
+	if c.Log != (Log{Level: "warn", Format: "json"}) || c.MaxBodyBytes != 2048 || c.MaxResults != 50 {
+		t.Errorf("log/maxBodyBytes/maxResults = %+v %d %d", c.Log, c.MaxBodyBytes, c.MaxResults)
+	}
+	if got := c.TokenHashes("default"); !slices.Equal(got, [][32]byte{sha256.Sum256([]byte("plain-env-token"))}) {
+		t.Errorf("default token hashes = %x", got)
+	}
+
+	// The store path of the file wins over the dataDir default.
+	env["SCIMBRIDGE_STORE_PATH"] = "/elsewhere/x.db"
+	c, err = Load("testdata/full.good.yaml", envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Path != "/elsewhere/x.db" || c.DataDir != "/tmp/sb" {
+		t.Errorf("store.path/dataDir = %q %q", c.Store.Path, c.DataDir)
+	}
+	// SCIMBRIDGE_TOKEN adds to the configured default-tenant tokens.
+	if n := len(c.TokenHashes("default")); n != 2 {
+		t.Errorf("default tenant has %d static tokens, want 2", n)
+	}
+}
+
+func TestEnvOverrideProblems(t *testing.T) {
+	env := map[string]string{
+		"SCIMBRIDGE_LISTEN":         "nope",
+		"SCIMBRIDGE_MAX_RESULTS":    "many",
+		"SCIMBRIDGE_MAX_BODY_BYTES": "0",
+		"SCIMBRIDGE_BASE_URL":       "ftp://user:hunter2@example.com",
+	}
+	_, err := Load("", envMap(env))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{
+		`listen: "nope" is not host:port`,
+		`SCIMBRIDGE_MAX_RESULTS: "many" is not an integer`,
+		`maxBodyBytes: 0 must be greater than 0`,
+		`baseURL: "ftp://example.com" must start with http:// or https://`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error reveals a password:\n%v", err)
+	}
+}
+
+func TestSecretsNeverInErrorsOrConfig(t *testing.T) {
+	dir := t.TempDir()
+	secrets := []string{"s3cr3t-file-token-xyz", "s3cr3t-env-token-xyz", "s3cr3t-main-token-xyz", "s3cr3t-pasted-into-sha256"}
+	if err := os.WriteFile(filepath.Join(dir, "tok"), []byte(secrets[0]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`
+listen: bad
+tenants:
+  - name: a
+    tokens:
+      - {name: f, file: tok}
+      - {name: e, env: A_TOKEN}
+      - {name: wrong, sha256: %s}
+  - name: b
+    tokens:
+      - {name: f, file: tok}
+      - {name: e, env: A_TOKEN}
+  - name: default
+    tokens:
+      - {name: e, env: A_TOKEN}
+`, secrets[3])
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envMap(map[string]string{"A_TOKEN": secrets[1], "SCIMBRIDGE_TOKEN": secrets[1]})
+	_, err := Load(path, env)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error reveals %q:\n%v", s, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "the same token"); n != 3 {
+		t.Errorf("%d shared-token problems, want 3:\n%v", n, err)
+	}
+
+	// A good config holds hashes only.
+	env = envMap(map[string]string{"A_TOKEN": secrets[1], "SCIMBRIDGE_TOKEN": secrets[2]})
+	good := "tenants:\n  - name: a\n    tokens:\n      - {name: f, file: tok}\n      - {name: e, env: A_TOKEN}\n"
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := fmt.Sprintf("%+v %#v", c, c)
+	for _, s := range secrets {
+		if strings.Contains(dump, s) {
+			t.Errorf("config holds %q: %s", s, dump)
+		}
+	}
+}
+
+func TestValidateCollectsAll(t *testing.T) {
+	c := Default()
+	c.Listen = ""
+	c.MaxResults = 0
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 3 { // listen, store.path (no derived default), maxResults
+		t.Fatalf("problems: %v", err)
+	}
+	c = Default()
+	c.applyDerivedDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	env := envMap(map[string]string{"ACME_SCIM_TOKEN": "example-token-0123456789"})
+	if _, err := Load("../../config.example.yaml", env); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,65 @@
+package config
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Environment variables that override the config file.
+const (
+	EnvListen       = "SCIMBRIDGE_LISTEN"
+	EnvDataDir      = "SCIMBRIDGE_DATA_DIR"
+	EnvBaseURL      = "SCIMBRIDGE_BASE_URL"
+	EnvStorePath    = "SCIMBRIDGE_STORE_PATH"
+	EnvMaxBodyBytes = "SCIMBRIDGE_MAX_BODY_BYTES"
+	EnvMaxResults   = "SCIMBRIDGE_MAX_RESULTS"
+	EnvLogLevel     = "SCIMBRIDGE_LOG_LEVEL"
+	EnvLogFormat    = "SCIMBRIDGE_LOG_FORMAT"
+	// EnvToken holds a plain bearer token accepted for the default tenant.
+	EnvToken = "SCIMBRIDGE_TOKEN"
+)
+
+// applyEnv applies the SCIMBRIDGE_* overrides that are set (non-empty) and
+// returns the problems with their values.
+func (c *Config) applyEnv(env func(string) string) []string {
+	strs := []struct {
+		name string
+		dst  *string
+	}{
+		{EnvListen, &c.Listen},
+		{EnvDataDir, &c.DataDir},
+		{EnvBaseURL, &c.BaseURL},
+		{EnvStorePath, &c.Store.Path},
+		{EnvLogLevel, &c.Log.Level},
+		{EnvLogFormat, &c.Log.Format},
+	}
+	for _, s := range strs {
+		if v := env(s.name); v != "" {
+			*s.dst = v
+		}
+	}
+	var problems []string
+	if v := env(EnvMaxBodyBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not an integer", EnvMaxBodyBytes, v))
+		} else {
+			c.MaxBodyBytes = n
+		}
+	}
+	if v := env(EnvMaxResults); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not an integer", EnvMaxResults, v))
+		} else {
+			c.MaxResults = n
+		}
+	}
+	if v := strings.TrimSpace(env(EnvToken)); v != "" {
+		h := sha256.Sum256([]byte(v))
+		c.envTokenHash = &h
+	}
+	return problems
+}

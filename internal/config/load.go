@@ -1,0 +1,130 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads the YAML config file at path (empty path: no file, defaults
+// only), applies the SCIMBRIDGE_* variables looked up with env, fills in
+// defaults, validates, and resolves token secrets and schema files. Relative
+// paths in the file are relative to the file's directory. On failure the
+// error is an *Error listing every problem found.
+func Load(path string, env func(string) string) (*Config, error) {
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	c := Default()
+	dir := "."
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := decode(path, b, c); err != nil {
+			return nil, err
+		}
+		dir = filepath.Dir(path)
+	}
+	var problems []string
+	problems = append(problems, c.applyEnv(env)...)
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	c.applyDerivedDefaults()
+	problems = append(problems, c.problems()...)
+	problems = append(problems, c.resolve(dir, env)...)
+	if len(problems) > 0 {
+		return nil, &Error{File: path, Problems: problems}
+	}
+	return c, nil
+}
+
+// Error is a configuration that failed to load: every problem found, each
+// naming the field (or file line) it is about.
+type Error struct {
+	File     string // the config file, if any
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration")
+	if e.File != "" {
+		fmt.Fprintf(&b, " in %s", e.File)
+	}
+	b.WriteString(":")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// decode parses b strictly into c, whose fields already hold the defaults:
+// keys absent from the file keep them.
+func decode(path string, b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	err := dec.Decode(c)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty file
+	}
+	if err != nil {
+		return &Error{File: path, Problems: yamlProblems(err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return &Error{File: path, Problems: []string{"more than one YAML document"}}
+	}
+	return nil
+}
+
+// yamlKeyPrefix returns the YAML path prefix of the keys of the Go type
+// named typ (as yaml.v3 names it in errors).
+func yamlKeyPrefix(typ string) (string, bool) {
+	switch typ {
+	case "config.Config":
+		return "", true
+	case "config.Store":
+		return "store.", true
+	case "config.Log":
+		return "log.", true
+	case "config.Tenant":
+		return "tenants[].", true
+	case "config.Token":
+		return "tenants[].tokens[].", true
+	case "config.Schema":
+		return "schemas[].", true
+	}
+	return "", false
+}
+
+var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
+
+// yamlProblems turns a yaml.v3 error into problem lines; unknown keys are
+// named by their YAML path and line.
+func yamlProblems(err error) []string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	out := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			prefix, ok := yamlKeyPrefix(m[3])
+			if ok {
+				out = append(out, fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2]))
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}

@@ -1,0 +1,132 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/scimbridge/scimbridge/schemas"
+)
+
+// resolve reads the token secrets and schema files the config refers to,
+// relative to dir, and returns the problems found. Entries that already
+// failed validation are skipped. No problem quotes a secret.
+func (c *Config) resolve(dir string, env func(string) string) []string {
+	var p []string
+	type use struct{ field, tenant string }
+	first := map[[32]byte]use{} // token hash → where it was first configured
+	if c.envTokenHash != nil {
+		first[*c.envTokenHash] = use{EnvToken, DefaultTenant}
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		for j := range t.Tokens {
+			tok := &t.Tokens[j]
+			field := fmt.Sprintf("tenants[%d].tokens[%d]", i, j)
+			h, problem, ok := resolveToken(tok, field, dir, env)
+			if problem != "" {
+				p = append(p, problem)
+			}
+			if !ok {
+				continue
+			}
+			tok.Hash = h
+			prev, dup := first[h]
+			switch {
+			case !dup:
+				first[h] = use{field, t.Name}
+			case prev.tenant != t.Name:
+				p = append(p, fmt.Sprintf("%s: the same token is configured for tenant %q by %s; a token must open one tenant only", field, prev.tenant, prev.field))
+			}
+		}
+	}
+	p = append(p, c.resolveSchemas(dir)...)
+	return p
+}
+
+// resolveToken returns the hash of one token. ok is false when there is no
+// usable hash (invalid entries were reported by validation already).
+func resolveToken(tok *Token, field, dir string, env func(string) string) (h [32]byte, problem string, ok bool) {
+	switch {
+	case tok.SHA256 != "" && tok.Env == "" && tok.File == "":
+		b, err := hex.DecodeString(tok.SHA256)
+		if err != nil || len(b) != 32 {
+			return h, "", false
+		}
+		return [32]byte(b), "", true
+	case tok.Env != "" && tok.SHA256 == "" && tok.File == "":
+		v := strings.TrimSpace(env(tok.Env))
+		if v == "" {
+			return h, fmt.Sprintf("%s.env: environment variable %s is not set or empty", field, tok.Env), false
+		}
+		return sha256.Sum256([]byte(v)), "", true
+	case tok.File != "" && tok.SHA256 == "" && tok.Env == "":
+		b, err := os.ReadFile(relTo(dir, tok.File))
+		if err != nil {
+			return h, fmt.Sprintf("%s.file: %s", field, fileError(err)), false
+		}
+		v := bytes.TrimSpace(b)
+		if len(v) == 0 {
+			return h, fmt.Sprintf("%s.file: %s is empty", field, relTo(dir, tok.File)), false
+		}
+		return sha256.Sum256(v), "", true
+	}
+	return h, "", false
+}
+
+// resolveSchemas reads the custom schema files and checks each, then all
+// together, with schemas.Load.
+func (c *Config) resolveSchemas(dir string) []string {
+	var p []string
+	ok := true
+	for i := range c.Schemas {
+		s := &c.Schemas[i]
+		field := fmt.Sprintf("schemas[%d]", i)
+		if s.File == "" || (s.ResourceType != "User" && s.ResourceType != "Group") {
+			ok = false
+			continue
+		}
+		b, err := os.ReadFile(relTo(dir, s.File))
+		if err != nil {
+			p = append(p, fmt.Sprintf("%s.file: %s", field, fileError(err)))
+			ok = false
+			continue
+		}
+		s.JSON = b
+		ext := schemas.CustomExtension{ResourceType: s.ResourceType, JSON: b, Required: s.Required}
+		if _, err := schemas.Load(ext); err != nil {
+			p = append(p, fmt.Sprintf("%s.file: %s: %v", field, s.File, err))
+			ok = false
+		}
+	}
+	if ok && len(c.Schemas) > 1 {
+		if _, err := schemas.Load(c.CustomSchemas()...); err != nil {
+			p = append(p, fmt.Sprintf("schemas: %v", err))
+		}
+	}
+	return p
+}
+
+// relTo resolves a relative path against dir.
+func relTo(dir, path string) string {
+	if filepath.IsAbs(path) || dir == "" {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// fileError describes a file read error (it names the path, never the
+// content).
+func fileError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("cannot read %s: %v", pe.Path, pe.Err)
+	}
+	return err.Error()
+}

@@ -1,0 +1,190 @@
+// Package patch is the RFC 7644 §3.5.2 PATCH engine: ParseRequest decodes a
+// PatchOp message and Apply applies its operations to a resource's Attrs (see
+// store.Resource), returning the new Attrs and, for groups, the membership
+// delta. It does no I/O and never mutates its input.
+//
+// Besides the RFC it accepts what Microsoft Entra ID sends (see
+// docs/entra-and-graph.md §1.5): op names in any case, string booleans,
+// path-less values keyed by dotted or URN-qualified attribute paths, value-path
+// targets that create the element they name when nothing matches, the manager
+// forms, non-RFC member removal with a value list, and null or "" as "clear".
+//
+// Decisions worth knowing:
+//
+//   - Group members never live in Attrs; member operations only build the
+//     store.MemberDelta. `remove members` with a value list removes only the
+//     listed ids (Entra's default form); with an EMPTY list it is a no-op,
+//     never a wipe; without a value (or with null) it removes every member
+//     (RFC). `members[value eq "x"]` and or-chains of `value eq` terms are
+//     turned into ids directly (exact id match, no member list needed); any
+//     other member filter is evaluated with query.MatchElement against
+//     Options.Members plus the members added earlier in the request.
+//   - add/replace with a value filter that matches nothing creates the element
+//     from the filter's `eq` terms (`emails[type eq "work"].value` creates
+//     {"type":"work","value":…}); when the filter has no usable eq terms
+//     (or, not, other operators) it fails with noTarget. Replacing matched
+//     elements without a sub-attribute keeps the filter's eq terms, so
+//     `replace emails[type eq "work"]` with {"value":"x"} keeps type "work".
+//   - remove with a filter that matches nothing is a no-op (idempotent for
+//     Entra's retries) rather than noTarget.
+//   - replace of a single-valued complex attribute (name, manager) replaces
+//     the whole value, as the brief asks (RFC 7644 §3.5.2.3 would merge);
+//     add merges.
+//   - null or "" clears the target; on a required attribute it is
+//     invalidValue. Clearing (or removing) the "value" of a multi-valued
+//     element removes the element, so `replace emails[type eq "work"].value ""`
+//     leaves no empty {"type":"work"} behind. An add of [] is a no-op.
+//   - remove of a multi-valued complex attribute with a non-empty value list
+//     removes only the elements matching every listed sub-attribute (the
+//     members form, generalised); an empty list is a no-op.
+//   - readOnly sub-attributes inside a complex value (manager.displayName,
+//     members.display) are dropped silently; a path naming a readOnly
+//     attribute or sub-attribute is a mutability error.
+//   - Numbers are float64 (json.Unmarshal without UseNumber), as in Attrs;
+//     json.Number values are accepted too.
+package patch
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// PatchOpURN is the schema URN of a PATCH request body.
+const PatchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+// Operation names, as ParseRequest normalises them.
+const (
+	OpAdd     = "add"
+	OpRemove  = "remove"
+	OpReplace = "replace"
+)
+
+// SCIM error types (RFC 7644 §3.12) that Error carries.
+const (
+	InvalidPath   = "invalidPath"
+	NoTarget      = "noTarget"
+	InvalidValue  = "invalidValue"
+	Mutability    = "mutability"
+	InvalidSyntax = "invalidSyntax"
+)
+
+// Operation is one decoded PATCH operation. Value is decoded JSON
+// (map[string]any, []any, string, float64, bool or nil); HasValue tells an
+// explicit null from an absent value. Op is matched case-insensitively and
+// Path "" means no path.
+type Operation struct {
+	Op       string
+	Path     string
+	Value    any
+	HasValue bool
+}
+
+// Error is a PATCH error that becomes a 400 SCIM error with ScimType.
+type Error struct {
+	ScimType string
+	Detail   string
+}
+
+func (e *Error) Error() string { return "patch: " + e.ScimType + ": " + e.Detail }
+
+func errf(scimType, format string, args ...any) *Error {
+	return &Error{ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ParseRequest decodes a PatchOp request body: schemas must contain PatchOpURN,
+// Operations must be a non-empty array of objects, each with a string op that
+// is add, remove or replace in any case (returned lower-cased) and an optional
+// string path. Keys are matched case-insensitively. Errors are *Error with
+// ScimType invalidSyntax.
+func ParseRequest(body []byte) ([]Operation, error) {
+	var req struct {
+		Schemas    []string          `json:"schemas"`
+		Operations []json.RawMessage `json:"Operations"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, errf(InvalidSyntax, "the body is not a valid PatchOp message: %s", jsonErr(err))
+	}
+	ok := false
+	for _, s := range req.Schemas {
+		if strings.EqualFold(s, PatchOpURN) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return nil, errf(InvalidSyntax, "schemas must contain %q", PatchOpURN)
+	}
+	if len(req.Operations) == 0 {
+		return nil, errf(InvalidSyntax, "Operations must be a non-empty array")
+	}
+	ops := make([]Operation, 0, len(req.Operations))
+	for i, raw := range req.Operations {
+		op, err := parseOperation(raw)
+		if err != nil {
+			return nil, errf(InvalidSyntax, "operation %d: %s", i+1, err)
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+func parseOperation(raw json.RawMessage) (Operation, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return Operation{}, fmt.Errorf("not an object")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return Operation{}, fmt.Errorf("%s", jsonErr(err))
+	}
+	var op Operation
+	var haveOp bool
+	for k, v := range m {
+		switch strings.ToLower(k) {
+		case "op":
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return Operation{}, fmt.Errorf("op must be a string")
+			}
+			op.Op, haveOp = strings.ToLower(strings.TrimSpace(s)), true
+		case "path":
+			var s *string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return Operation{}, fmt.Errorf("path must be a string")
+			}
+			if s != nil {
+				op.Path = strings.TrimSpace(*s)
+			}
+		case "value":
+			if err := json.Unmarshal(v, &op.Value); err != nil {
+				return Operation{}, fmt.Errorf("value: %s", jsonErr(err))
+			}
+			op.HasValue = true
+		}
+	}
+	if !haveOp {
+		return Operation{}, fmt.Errorf("op is missing")
+	}
+	switch op.Op {
+	case OpAdd, OpRemove, OpReplace:
+	default:
+		return Operation{}, fmt.Errorf("op %q is not add, remove or replace", op.Op)
+	}
+	return op, nil
+}
+
+// jsonErr turns an encoding/json error into text without Go type names.
+func jsonErr(err error) string {
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		return fmt.Sprintf("malformed JSON at offset %d", e.Offset)
+	case *json.UnmarshalTypeError:
+		if e.Field != "" {
+			return fmt.Sprintf("%s has the wrong type (%s)", e.Field, e.Value)
+		}
+		return fmt.Sprintf("unexpected %s", e.Value)
+	}
+	return "malformed JSON"
+}

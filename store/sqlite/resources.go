@@ -1,0 +1,436 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// Statements run on the writer; prepared once at Open.
+const (
+	qGet = `SELECT kind, version, created, last_modified, doc FROM resources WHERE tenant = ? AND id = ?`
+
+	qInsertResource = `INSERT INTO resources (tenant, id, kind, version, created, last_modified,
+		external_id, user_name_lc, display_name_lc, display, active, doc)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateResource = `UPDATE resources SET version = ?, last_modified = ?, external_id = ?, user_name_lc = ?,
+		display_name_lc = ?, display = ?, active = ?, doc = ? WHERE tenant = ? AND id = ?`
+	qTouchResource  = `UPDATE resources SET version = ?, last_modified = ? WHERE tenant = ? AND id = ?`
+	qDeleteResource = `DELETE FROM resources WHERE tenant = ? AND id = ?`
+
+	qDeleteEmails = `DELETE FROM emails WHERE tenant = ? AND id = ?`
+	qInsertEmails = `INSERT OR IGNORE INTO emails (tenant, id, value_lc) SELECT ?, ?, value FROM json_each(?)`
+
+	// Only ids of existing resources of the tenant, never the group itself.
+	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id, member_kind)
+		SELECT r.tenant, ?2, r.id, r.kind FROM json_each(?3) AS j JOIN resources AS r ON r.tenant = ?1 AND r.id = j.value
+		WHERE r.id <> ?2 RETURNING member_id`
+	qRemoveMembers = `DELETE FROM members WHERE tenant = ?1 AND group_id = ?2
+		AND member_id IN (SELECT value FROM json_each(?3)) RETURNING member_id`
+	qKeepMembers = `DELETE FROM members WHERE tenant = ?1 AND group_id = ?2
+		AND member_id NOT IN (SELECT value FROM json_each(?3)) RETURNING member_id`
+	qDeleteGroupMembers = `DELETE FROM members WHERE tenant = ? AND group_id = ?`
+	qDeleteMemberships  = `DELETE FROM members WHERE tenant = ? AND member_id = ?`
+
+	qInsertJournal = `INSERT INTO journal (tenant, kind, id, op, version, at, added, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+var writeQueries = []string{
+	qGet, qInsertResource, qUpdateResource, qTouchResource, qDeleteResource,
+	qDeleteEmails, qInsertEmails, qAddMembers, qRemoveMembers, qKeepMembers,
+	qDeleteGroupMembers, qDeleteMemberships, qInsertJournal,
+	qPutStateAny, qPutStateNew, qPutStateIf, qDeleteState, qAcquireLease,
+}
+
+// Create stores a new resource; see store.Store. It returns a
+// *store.ConflictError (errors.Is store.ErrConflict) on a uniqueness
+// violation, in which case nothing is written.
+func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Member) (store.Resource, error) {
+	if err := checkKind(r.Kind); err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
+	}
+	if len(members) > 0 && r.Kind != store.Group {
+		return store.Resource{}, fmt.Errorf("sqlite create: only groups have members")
+	}
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	doc, err := json.Marshal(r.Attrs)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite create: encode attributes: %w", err)
+	}
+	now := s.now().UTC()
+	if r.Created.IsZero() {
+		r.Created = now
+	}
+	if r.LastModified.IsZero() {
+		r.LastModified = now
+	}
+	r.Created, r.LastModified = r.Created.UTC(), r.LastModified.UTC()
+	r.Version = 1
+	sh := shadows(r.Kind, r.Attrs)
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.Value
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.txExec(ctx, tx, qInsertResource, r.Tenant, r.ID, string(r.Kind),
+			r.Created.UnixNano(), r.LastModified.UnixNano(),
+			sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, doc); err != nil {
+			return mapErr(err)
+		}
+		if err := s.insertEmails(ctx, tx, r.Ref, sh.emails); err != nil {
+			return err
+		}
+		var added []string
+		if len(ids) > 0 {
+			var err error
+			if added, err = s.memberRows(ctx, tx, qAddMembers, r.Tenant, r.ID, ids); err != nil {
+				return err
+			}
+		}
+		return s.journal(ctx, tx, r.Ref, store.OpCreate, 1, now, added, nil)
+	})
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
+	}
+	return r, nil
+}
+
+// Get returns one resource, or store.ErrNotFound.
+func (s *Store) Get(ctx context.Context, ref store.Ref) (store.Resource, error) {
+	row, err := s.rQueryRow(ctx, qGet, ref.Tenant, ref.ID)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite get: %w", mapErr(err))
+	}
+	r, _, err := scanResource(row, ref)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite get: %w", err)
+	}
+	return r, nil
+}
+
+// Update applies fn in a write transaction; see store.Store. It returns
+// store.ErrNotFound, a *store.ConflictError, or fn's error as is.
+func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) (store.Resource, error) {
+	var out store.Resource
+	var fnErr error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		st, err := s.txStmt(ctx, tx, qGet)
+		if err != nil {
+			return err
+		}
+		cur, doc, err := scanResource(st.QueryRowContext(ctx, ref.Tenant, ref.ID), ref)
+		if err != nil {
+			return err
+		}
+		r := cur // cur.Attrs is freshly decoded: fn gets a private copy
+		delta, err := fn(&r)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		r.Ref, r.Version, r.Created, r.LastModified = cur.Ref, cur.Version, cur.Created, cur.LastModified
+		if r.Attrs == nil {
+			r.Attrs = map[string]any{}
+		}
+		newDoc, err := json.Marshal(r.Attrs)
+		if err != nil {
+			return fmt.Errorf("encode attributes: %w", err)
+		}
+		changed := !bytes.Equal(newDoc, doc)
+		var added, removed []string
+		if !delta.Empty() {
+			if ref.Kind != store.Group {
+				return fmt.Errorf("only groups have members")
+			}
+			if added, removed, err = s.applyDelta(ctx, tx, ref, delta); err != nil {
+				return err
+			}
+		}
+		out = r
+		if !changed && len(added) == 0 && len(removed) == 0 {
+			return errUnchanged
+		}
+		now := s.now().UTC()
+		r.Version++
+		r.LastModified = now
+		if changed {
+			sh := shadows(ref.Kind, r.Attrs)
+			if _, err := s.txExec(ctx, tx, qUpdateResource, r.Version, now.UnixNano(),
+				sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, newDoc,
+				ref.Tenant, ref.ID); err != nil {
+				return mapErr(err)
+			}
+			if ref.Kind == store.User {
+				if _, err := s.txExec(ctx, tx, qDeleteEmails, ref.Tenant, ref.ID); err != nil {
+					return err
+				}
+				if err := s.insertEmails(ctx, tx, ref, sh.emails); err != nil {
+					return err
+				}
+			}
+		} else if _, err := s.txExec(ctx, tx, qTouchResource, r.Version, now.UnixNano(), ref.Tenant, ref.ID); err != nil {
+			return err
+		}
+		out = r
+		return s.journal(ctx, tx, ref, store.OpUpdate, r.Version, now, added, removed)
+	})
+	switch {
+	case err == nil, errors.Is(err, errUnchanged):
+		return out, nil
+	case fnErr != nil:
+		return store.Resource{}, fnErr
+	}
+	return store.Resource{}, fmt.Errorf("sqlite update: %w", err)
+}
+
+// applyDelta applies a membership delta (Replace, then Add, then Remove) and
+// returns the member ids it actually added and removed, sorted.
+func (s *Store) applyDelta(ctx context.Context, tx *sql.Tx, ref store.Ref, d store.MemberDelta) (added, removed []string, err error) {
+	rm := make(map[string]bool, len(d.Remove))
+	for _, id := range d.Remove {
+		rm[id] = true
+	}
+	add := make([]string, 0, len(d.Add))
+	for _, m := range d.Add {
+		if !rm[m.Value] {
+			add = append(add, m.Value)
+		}
+	}
+	if d.Replace {
+		// Keep only the members that are added again; then add the rest.
+		if removed, err = s.memberRows(ctx, tx, qKeepMembers, ref.Tenant, ref.ID, add); err != nil {
+			return nil, nil, err
+		}
+	} else if len(d.Remove) > 0 {
+		if removed, err = s.memberRows(ctx, tx, qRemoveMembers, ref.Tenant, ref.ID, d.Remove); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(add) > 0 {
+		if added, err = s.memberRows(ctx, tx, qAddMembers, ref.Tenant, ref.ID, add); err != nil {
+			return nil, nil, err
+		}
+	}
+	return added, removed, nil
+}
+
+// memberRows runs one of the member statements with ids as a JSON array and
+// returns the member ids it reports, sorted.
+func (s *Store) memberRows(ctx context.Context, tx *sql.Tx, q, tenant, group string, ids []string) ([]string, error) {
+	if ids == nil {
+		ids = []string{}
+	}
+	arg, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.txQuery(ctx, tx, q, tenant, group, string(arg))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Delete removes a resource and its memberships; see store.Store. It
+// returns store.ErrNotFound or store.ErrPrecondition.
+func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		st, err := s.txStmt(ctx, tx, qGet)
+		if err != nil {
+			return err
+		}
+		var kind string
+		var version, created, modified int64
+		var doc []byte
+		if err := st.QueryRowContext(ctx, ref.Tenant, ref.ID).Scan(&kind, &version, &created, &modified, &doc); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			return err
+		}
+		if store.Kind(kind) != ref.Kind {
+			return store.ErrNotFound
+		}
+		if ifVersion > 0 && version != ifVersion {
+			return store.ErrPrecondition
+		}
+		for _, q := range []string{qDeleteResource, qDeleteEmails, qDeleteGroupMembers, qDeleteMemberships} {
+			if _, err := s.txExec(ctx, tx, q, ref.Tenant, ref.ID); err != nil {
+				return err
+			}
+		}
+		return s.journal(ctx, tx, ref, store.OpDelete, version+1, s.now().UTC(), nil, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite delete: %w", err)
+	}
+	return nil
+}
+
+// Exists returns the kind of each id that exists in the tenant.
+func (s *Store) Exists(ctx context.Context, tenant string, ids []string) (map[string]store.Kind, error) {
+	out := make(map[string]store.Kind, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	arg, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite exists: %w", err)
+	}
+	rows, err := s.rQuery(ctx, `SELECT id, kind FROM resources WHERE tenant = ?1 AND id IN (SELECT value FROM json_each(?2))`, tenant, string(arg))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite exists: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, kind string
+		if err := rows.Scan(&id, &kind); err != nil {
+			return nil, fmt.Errorf("sqlite exists: %w", err)
+		}
+		out[id] = store.Kind(kind)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite exists: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) insertEmails(ctx context.Context, tx *sql.Tx, ref store.Ref, emails []string) error {
+	if len(emails) == 0 {
+		return nil
+	}
+	arg, err := json.Marshal(emails)
+	if err != nil {
+		return err
+	}
+	_, err = s.txExec(ctx, tx, qInsertEmails, ref.Tenant, ref.ID, string(arg))
+	return err
+}
+
+func (s *Store) journal(ctx context.Context, tx *sql.Tx, ref store.Ref, op store.ChangeOp, version int64, at time.Time, added, removed []string) error {
+	enc := func(ids []string) (any, error) {
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		b, err := json.Marshal(ids)
+		return string(b), err
+	}
+	a, err := enc(added)
+	if err != nil {
+		return err
+	}
+	r, err := enc(removed)
+	if err != nil {
+		return err
+	}
+	_, err = s.txExec(ctx, tx, qInsertJournal, ref.Tenant, string(ref.Kind), ref.ID, string(op), version, at.UnixNano(), a, r)
+	return err
+}
+
+// scanResource scans a qGet row. It returns store.ErrNotFound if there is no
+// row or the kind differs from ref.Kind, and the raw doc.
+func scanResource(row *sql.Row, ref store.Ref) (store.Resource, []byte, error) {
+	var kind string
+	var created, modified int64
+	var doc []byte
+	r := store.Resource{Ref: ref}
+	if err := row.Scan(&kind, &r.Version, &created, &modified, &doc); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.Resource{}, nil, store.ErrNotFound
+		}
+		return store.Resource{}, nil, mapErr(err)
+	}
+	if store.Kind(kind) != ref.Kind {
+		return store.Resource{}, nil, store.ErrNotFound
+	}
+	r.Created, r.LastModified = fromNanos(created), fromNanos(modified)
+	if err := json.Unmarshal(doc, &r.Attrs); err != nil {
+		return store.Resource{}, nil, fmt.Errorf("decode %s: %w", ref.ID, err)
+	}
+	return r, doc, nil
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func checkKind(k store.Kind) error {
+	if k != store.User && k != store.Group {
+		return fmt.Errorf("unknown kind %q", k)
+	}
+	return nil
+}
+
+// shadow holds the indexed copies of a resource's attributes; nil means SQL
+// NULL.
+type shadow struct {
+	externalID, userName, displayName, display, active any
+	emails                                             []string
+}
+
+func shadows(kind store.Kind, attrs map[string]any) shadow {
+	var sh shadow
+	if v, ok := attrs["externalId"].(string); ok {
+		sh.externalID = v
+	}
+	dn, hasDN := attrs["displayName"].(string)
+	if hasDN {
+		sh.displayName = strings.ToLower(dn)
+		sh.display = dn
+	}
+	if kind == store.User {
+		if un, ok := attrs["userName"].(string); ok {
+			sh.userName = strings.ToLower(un)
+			if !hasDN || dn == "" {
+				sh.display = un
+			}
+		}
+		if b, ok := attrs["active"].(bool); ok {
+			sh.active = b
+		}
+		addEmail := func(m map[string]any) {
+			if v, ok := m["value"].(string); ok {
+				sh.emails = append(sh.emails, strings.ToLower(v))
+			}
+		}
+		switch list := attrs["emails"].(type) {
+		case []any:
+			for _, e := range list {
+				if m, ok := e.(map[string]any); ok {
+					addEmail(m)
+				}
+			}
+		case []map[string]any:
+			for _, m := range list {
+				addEmail(m)
+			}
+		}
+	}
+	return sh
+}
