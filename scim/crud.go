@@ -202,6 +202,8 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, rt *schemas.Resou
 		if err := checkRequired(rt, attrs); err != nil {
 			return store.MemberDelta{}, err
 		}
+		// Credentials are never stored (see decodeResource).
+		delete(attrs, "password")
 		cur.Attrs = attrs
 		added = added[:0]
 		for _, m := range delta.Add {

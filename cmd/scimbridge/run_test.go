@@ -37,7 +37,8 @@ type server struct {
 	token  string // the generated token, if one was printed
 	stderr *output
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when run has returned
+	err    error         // what run returned, once done is closed
 }
 
 // stop cancels the server and waits for run to return.
@@ -45,9 +46,9 @@ func (s *server) stop(t *testing.T) {
 	t.Helper()
 	s.cancel()
 	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Fatalf("serve returned %v\nstderr:\n%s", err, s.stderr)
+	case <-s.done:
+		if s.err != nil {
+			t.Fatalf("serve returned %v\nstderr:\n%s", s.err, s.stderr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
@@ -61,9 +62,10 @@ func startServe(t *testing.T, env map[string]string, args ...string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &output{}, &output{}
 	c := &cli{getenv: func(k string) string { return env[k] }, stdout: stdout, stderr: stderr}
-	s := &server{stderr: stderr, cancel: cancel, done: make(chan error, 1)}
+	s := &server{stderr: stderr, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		s.done <- c.run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...))
+		s.err = c.run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...))
+		close(s.done)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -81,8 +83,8 @@ func startServe(t *testing.T, env map[string]string, args ...string) *server {
 			break
 		}
 		select {
-		case err := <-s.done:
-			t.Fatalf("serve exited early: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+		case <-s.done:
+			t.Fatalf("serve exited early: %v\nstdout:\n%s\nstderr:\n%s", s.err, out, stderr)
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -284,7 +284,7 @@ func (e *engine) clear(t target, requiredErr string) error {
 // remove without a filter or sub-attribute.
 func (e *engine) remove(t target, v any, hasValue bool) error {
 	a := t.attr
-	if a.MultiValued && a.IsComplex() && hasValue && v != nil {
+	if a.MultiValued && hasValue && v != nil {
 		// Non-RFC "remove with a value list" (Entra's members form,
 		// generalised): remove only the elements that match a listed
 		// value; an empty list removes nothing.
@@ -294,6 +294,9 @@ func (e *engine) remove(t target, v any, hasValue bool) error {
 		}
 		if len(want) == 0 {
 			return nil
+		}
+		if !a.IsComplex() {
+			return e.removeValues(t, want)
 		}
 		return e.removeElements(t, func(el map[string]any) bool {
 			for _, w := range want {
@@ -457,11 +460,11 @@ func (e *engine) onElements(op string, t target, v any, match func(map[string]an
 
 	// What to do with each matched element.
 	var (
-		subVal   any                     // value for t.sub
-		obj      map[string]any          // value object when t.sub == nil
-		removing = op == OpRemove        // drop elements / unset the sub
-		sub      = t.sub                 // may be nil
-		hasValue = a.Sub("value") != nil // elements without "value" are dropped
+		subVal      any                     // value for t.sub
+		obj         map[string]any          // value object when t.sub == nil
+		removing    = op == OpRemove        // drop elements / unset the sub
+		sub         = t.sub                 // may be nil
+		hasValueSub = a.Sub("value") != nil // elements without "value" are dropped
 	)
 	if !removing {
 		if sub != nil {
@@ -499,7 +502,7 @@ func (e *engine) onElements(op string, t target, v any, match func(map[string]an
 				}
 				m := el.(map[string]any)
 				deleteFold(m, sub.Name)
-				if len(m) == 0 || (hasValue && sub.Name == "value") {
+				if len(m) == 0 || (hasValueSub && sub.Name == "value") {
 					continue
 				}
 			}
@@ -651,6 +654,36 @@ func eqTerms(f query.Filter, out map[string]any) bool {
 // drop is true; the attribute is unset when none remain.
 func (e *engine) removeElements(t target, drop func(map[string]any) bool) error {
 	return e.onElements(OpRemove, target{urn: t.urn, attr: t.attr}, nil, drop, nil)
+}
+
+// removeValues removes the listed values from a simple multi-valued
+// attribute (strings compared by its caseExact).
+func (e *engine) removeValues(t target, want []any) error {
+	a := t.attr
+	cur, _ := e.get(t.urn, a).([]any)
+	out := make([]any, 0, len(cur))
+	for _, v := range cur {
+		drop := false
+		for _, w := range want {
+			vs, vok := v.(string)
+			ws, wok := w.(string)
+			if (vok && wok && !a.CaseExact && strings.EqualFold(vs, ws)) || equal(v, w) {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			out = append(out, v)
+		}
+	}
+	if len(out) == len(cur) {
+		return nil
+	}
+	if len(out) == 0 {
+		return e.clear(t, Mutability)
+	}
+	e.set(t.urn, a, out)
+	return nil
 }
 
 // normalisePrimary keeps at most one element with primary true: the last of

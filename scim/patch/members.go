@@ -19,6 +19,8 @@ type memberState struct {
 	remove    []string       // entries "" were added again
 	removeIdx map[string]int // member id -> index in remove
 
+	hint int // size of the largest member list seen, to presize add
+
 	current []store.Member // Options.Members, once loaded
 	loaded  bool
 }
@@ -32,7 +34,8 @@ func (s *memberState) addMember(m store.Member) {
 		return
 	}
 	if s.addIdx == nil {
-		s.addIdx = map[string]int{}
+		s.addIdx = make(map[string]int, s.hint)
+		s.add = make([]store.Member, 0, s.hint)
 	}
 	s.addIdx[m.Value] = len(s.add)
 	s.add = append(s.add, m)
@@ -54,6 +57,12 @@ func (s *memberState) removeMember(id string) {
 	}
 	s.removeIdx[id] = len(s.remove)
 	s.remove = append(s.remove, id)
+}
+
+func (s *memberState) sizeHint(v any) {
+	if l, ok := v.([]any); ok && len(l) > s.hint {
+		s.hint = len(l)
+	}
 }
 
 func (s *memberState) removeAll() {
@@ -93,9 +102,11 @@ func (e *engine) memberOp(op string, t target, v any, hasValue bool) error {
 	s := &e.members
 	switch op {
 	case OpAdd:
+		s.sizeHint(v)
 		return parseMembers(v, s.addMember)
 	case OpReplace:
 		s.removeAll()
+		s.sizeHint(v)
 		return parseMembers(v, s.addMember)
 	}
 	// remove
@@ -135,37 +146,53 @@ func parseMembers(v any, fn func(store.Member)) error {
 		if !ok {
 			return errf(InvalidValue, "members must be objects with a value")
 		}
-		var mem store.Member
-		found := false
-		for k, x := range m {
-			switch {
-			case k == "value" || strings.EqualFold(k, "value"):
-				id, ok := x.(string)
-				if !ok || id == "" {
-					return errf(InvalidValue, "a member's value must be a non-empty string")
-				}
-				mem.Value, found = id, true
-			case strings.EqualFold(k, "type"):
-				if s, ok := x.(string); ok {
-					switch {
-					case strings.EqualFold(s, string(store.User)):
-						mem.Type = store.User
-					case strings.EqualFold(s, string(store.Group)):
-						mem.Type = store.Group
-					}
-				}
-			case strings.EqualFold(k, "display"):
-				if s, ok := x.(string); ok {
-					mem.Display = s
+		// Exact keys first: the common Entra element {"$ref":null,"value":id}
+		// needs no iteration.
+		value, hasValue := m["value"]
+		typ, hasType := m["type"]
+		display, hasDisplay := m["display"]
+		_, hasRef := m["$ref"]
+		if n := count(hasValue, hasType, hasDisplay, hasRef); n < len(m) {
+			for k, x := range m {
+				switch {
+				case !hasValue && strings.EqualFold(k, "value"):
+					value, hasValue = x, true
+				case !hasType && strings.EqualFold(k, "type"):
+					typ = x
+				case !hasDisplay && strings.EqualFold(k, "display"):
+					display = x
 				}
 			}
 		}
-		if !found {
-			return errf(InvalidValue, "a member has no value")
+		id, ok := value.(string)
+		if !hasValue || !ok || id == "" {
+			return errf(InvalidValue, "a member's value must be a non-empty string")
+		}
+		mem := store.Member{Value: id}
+		if s, ok := typ.(string); ok {
+			switch {
+			case strings.EqualFold(s, string(store.User)):
+				mem.Type = store.User
+			case strings.EqualFold(s, string(store.Group)):
+				mem.Type = store.Group
+			}
+		}
+		if s, ok := display.(string); ok {
+			mem.Display = s
 		}
 		fn(mem)
 	}
 	return nil
+}
+
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // valueEqIDs returns the ids of a filter made only of `value eq "id"` terms

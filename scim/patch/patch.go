@@ -140,9 +140,16 @@ func parseOperation(raw json.RawMessage) (Operation, error) {
 		return Operation{}, fmt.Errorf("%s", jsonErr(err))
 	}
 	var op Operation
-	var haveOp bool
+	var haveOp, havePath bool
 	for k, v := range m {
-		switch strings.ToLower(k) {
+		lk := strings.ToLower(k)
+		switch lk {
+		case "op", "path", "value":
+			if (lk == "op" && haveOp) || (lk == "path" && havePath) || (lk == "value" && op.HasValue) {
+				return Operation{}, fmt.Errorf("duplicate %q", lk)
+			}
+		}
+		switch lk {
 		case "op":
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
@@ -157,6 +164,7 @@ func parseOperation(raw json.RawMessage) (Operation, error) {
 			if s != nil {
 				op.Path = strings.TrimSpace(*s)
 			}
+			havePath = true
 		case "value":
 			if err := json.Unmarshal(v, &op.Value); err != nil {
 				return Operation{}, fmt.Errorf("value: %s", jsonErr(err))

@@ -34,6 +34,8 @@ const (
 )
 
 // Filter is a node of a parsed filter: *And, *Or, *Not, *Compare or *ValuePath.
+// Trees returned by Parse and ParsePath are cached and shared between
+// goroutines: never modify them.
 type Filter interface{ isFilter() }
 
 // And matches when both sides match.

@@ -48,7 +48,16 @@ func scalar(x any, c *Compare, op Op) bool {
 	}
 	s, ok := x.(string)
 	want, ok2 := c.Value.(string)
-	return ok && ok2 && matchString(op, s, want, leaf.CaseExact)
+	return ok && ok2 && matchString(op, s, want, leaf.CaseExact || isMemberValue(c.Path))
+}
+
+// isMemberValue reports whether p is a group's members.value. Member values
+// are resource ids, which are case-exact, although RFC 7643's Group schema
+// marks members.value caseExact=false; the index planner (FieldMemberValue)
+// compares them exactly too, and Match must agree with it.
+func isMemberValue(p schemas.Path) bool {
+	return p.URN == "" && p.Sub != nil && p.Sub.Name == "value" &&
+		p.Attr.Name == "members" && p.Attr.SchemaURN == schemas.GroupURN
 }
 
 // order reports whether a comparison result cmp (-1, 0, 1) satisfies op; the

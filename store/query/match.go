@@ -22,7 +22,8 @@ type Subject struct {
 // Match reports whether the subject matches f; a nil f matches everything.
 //
 // Semantics (RFC 7644 §3.4.2.2):
-//   - Strings compare case-insensitively unless the attribute is caseExact;
+//   - Strings compare case-insensitively unless the attribute is caseExact
+//     (a group's members.value, an id, always compares exactly);
 //     gt/ge/lt/le order strings lexicographically (by code point, after
 //     lower-casing when case-insensitive), numbers numerically and dateTimes
 //     chronologically.

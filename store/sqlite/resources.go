@@ -33,8 +33,9 @@ const (
 
 	// Only ids of existing resources of the tenant, never the group itself.
 	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id, member_kind)
-		SELECT r.tenant, ?2, r.id, r.kind FROM json_each(?3) AS j JOIN resources AS r ON r.tenant = ?1 AND r.id = j.value
-		WHERE r.id <> ?2 RETURNING member_id`
+		SELECT r.tenant, ?2, r.id, r.kind FROM resources AS r
+		WHERE r.tenant = ?1 AND r.id IN (SELECT value FROM json_each(?3)) AND r.id <> ?2
+		RETURNING member_id`
 	qRemoveMembers = `DELETE FROM members WHERE tenant = ?1 AND group_id = ?2
 		AND member_id IN (SELECT value FROM json_each(?3)) RETURNING member_id`
 	qKeepMembers = `DELETE FROM members WHERE tenant = ?1 AND group_id = ?2

@@ -22,7 +22,6 @@ CREATE UNIQUE INDEX resources_group_display_name ON resources (tenant, display_n
 CREATE UNIQUE INDEX resources_external_id ON resources (tenant, kind, external_id);
 CREATE INDEX resources_kind ON resources (tenant, kind);
 CREATE INDEX resources_display_name ON resources (tenant, kind, display_name_lc);
-CREATE INDEX resources_active ON resources (tenant, kind, active);
 CREATE INDEX resources_created ON resources (tenant, kind, created);
 CREATE INDEX resources_last_modified ON resources (tenant, kind, last_modified);
 

@@ -1,0 +1,98 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/query"
+)
+
+func benchUser(i int) store.Resource {
+	name := fmt.Sprintf("user%07d@example.com", i)
+	return store.Resource{
+		Ref: store.Ref{Tenant: "t", Kind: store.User, ID: fmt.Sprintf("u%07d", i)},
+		Attrs: map[string]any{
+			"userName":    name,
+			"displayName": fmt.Sprintf("User %d", i),
+			"externalId":  fmt.Sprintf("ext-%d", i),
+			"active":      true,
+			"name":        map[string]any{"givenName": "User", "familyName": fmt.Sprint(i)},
+			"emails":      []any{map[string]any{"value": name, "type": "work", "primary": true}},
+		},
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		if _, err := s.Create(ctx, benchUser(i), nil); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGetByUserName(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	const n = 10000
+	for i := range n {
+		if _, err := s.Create(ctx, benchUser(i), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reg, err := schemas.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i++ // racy on purpose-free path: only used to vary the name
+			f, err := query.Parse(reg.User, fmt.Sprintf(`userName eq "USER%07d@example.com"`, (i*7919)%n))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			p, err := s.Query(ctx, "t", store.User, store.Query{Filter: f, Count: 10})
+			if err != nil || p.Total != 1 {
+				b.Errorf("Query: %+v %v", p.Total, err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkAddMembers10k(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	const n = 10000
+	var ms []store.Member
+	for i := range n {
+		r, err := s.Create(ctx, benchUser(i), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms = append(ms, store.Member{Value: r.ID})
+	}
+	gi := 0
+	for b.Loop() {
+		gi++
+		g, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group},
+			Attrs: map[string]any{"displayName": fmt.Sprint("g", gi)}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := s.Update(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+			return store.MemberDelta{Add: ms}, nil
+		})
+		if err != nil || out.Version != 2 {
+			b.Fatal(err)
+		}
+	}
+}

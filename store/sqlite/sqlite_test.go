@@ -1,0 +1,29 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
+)
+
+func newStore(t testing.TB) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "scim.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.RunTests(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestConcurrency(t *testing.T) {
+	storetest.RunConcurrencyTests(t, func(t *testing.T) store.Store { return newStore(t) })
+}
