@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/schemas"
@@ -50,10 +51,11 @@ func BenchmarkGetByUserName(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	i := 0
+	var next atomic.Int64
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			i++ // racy on purpose-free path: only used to vary the name
+			i := int(next.Add(1))
 			f, err := query.Parse(reg.User, fmt.Sprintf(`userName eq "USER%07d@example.com"`, (i*7919)%n))
 			if err != nil {
 				b.Error(err)

@@ -164,7 +164,22 @@ func (s *Store) scan(ctx context.Context, tenant string, kind store.Kind, q stri
 // whereClause turns the planned terms into SQL over resources AS r.
 func whereClause(tenant string, kind store.Kind, terms []query.Term) (string, []any, error) {
 	var b strings.Builder
-	b.WriteString("r.tenant = ? AND r.kind = ?")
+	// With an id lookup (id, emails.value, members.value), "+" keeps the
+	// planner from preferring the (tenant, kind) index over (tenant, id).
+	kindCol := "r.kind"
+	idLookup := func(t query.Term) bool {
+		switch t.Field {
+		case query.FieldID, query.FieldEmailValue, query.FieldMemberValue:
+			return t.Op == query.Eq
+		}
+		return false
+	}
+	for _, t := range terms {
+		if idLookup(t) || len(t.Or) > 0 && slices.ContainsFunc(t.Or, idLookup) {
+			kindCol = "+r.kind"
+		}
+	}
+	b.WriteString("r.tenant = ? AND " + kindCol + " = ?")
 	args := []any{tenant, string(kind)}
 	for _, t := range terms {
 		b.WriteString(" AND ")

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -443,6 +444,42 @@ func testExists(t *testing.T, s store.Store) {
 	got, err = s.Exists(ctxT(t), tenantA, nil)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("Exists(nil) = %v, %v", got, err)
+	}
+}
+
+func testCancelledContext(t *testing.T, s store.Store) {
+	u := mustCreate(t, s, newUser(tenantA, "u1", "alice"))
+	ctx, cancel := context.WithCancel(ctxT(t))
+	_, err := s.Update(ctx, u.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+		r.Attrs["title"] = "x"
+		cancel() // the request goes away mid-write
+		return store.MemberDelta{}, nil
+	})
+	if err == nil {
+		// A backend may have committed before it noticed; then it must show.
+		if mustGet(t, s, u.Ref).Version != 2 {
+			t.Fatal("Update reported success but did not write")
+		}
+	} else if got := mustGet(t, s, u.Ref); got.Version != 1 {
+		t.Fatalf("cancelled Update failed (%v) but wrote v%d", err, got.Version)
+	}
+	_, err = s.Create(ctx, newUser(tenantA, "u2", "bob"), nil)
+	wantErr(t, err, context.Canceled, "Create with a cancelled context")
+	// Nothing is left locked: the next writes go through.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := s.Create(ctxT(t), newUser(tenantA, "u3", "carol"), nil); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Update(ctxT(t), u.Ref, setAttr("title", "y")); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("writes blocked after a cancelled request")
 	}
 }
 

@@ -96,6 +96,7 @@ func tests() []testCase {
 		{"QueryFilters", testQueryFilters},
 		{"QuerySort", testQuerySort},
 		{"QueryPaging", testQueryPaging},
+		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
 	}
 }
@@ -114,8 +115,10 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func userRef(tenant, id string) store.Ref  { return store.Ref{Tenant: tenant, Kind: store.User, ID: id} }
-func groupRef(tenant, id string) store.Ref { return store.Ref{Tenant: tenant, Kind: store.Group, ID: id} }
+func userRef(tenant, id string) store.Ref { return store.Ref{Tenant: tenant, Kind: store.User, ID: id} }
+func groupRef(tenant, id string) store.Ref {
+	return store.Ref{Tenant: tenant, Kind: store.Group, ID: id}
+}
 
 func newUser(tenant, id, userName string, attrs ...any) store.Resource {
 	a := map[string]any{"userName": userName}

@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/query"
+)
+
+// TestIndexedFilters checks that the indexed filters are index lookups, not
+// scans of the tenant's resources.
+func TestIndexedFilters(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reg, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		kind   store.Kind
+		filter string
+		index  string
+	}{
+		{store.User, `userName eq "Alice"`, "resources_user_name"},
+		{store.User, `externalId eq "x"`, "resources_external_id"},
+		{store.User, `emails.value eq "a@b"`, "emails_value"},
+		{store.User, `id eq "u1"`, "resources_id"},
+		{store.Group, `displayName eq "G"`, "resources_display_name"},
+		{store.Group, `members eq "u1"`, "members_member"},
+		{store.Group, `id eq "g1" and members eq "u1"`, "resources_id"},
+		{store.User, `meta.lastModified gt "2024-01-01T00:00:00Z"`, "resources_last_modified"},
+	} {
+		f, err := query.Parse(reg.ByName(string(c.kind)), c.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		terms, exact := query.Plan(f)
+		if !exact {
+			t.Errorf("%s: not planned exactly", c.filter)
+		}
+		where, args, err := whereClause("t", c.kind, terms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.r.Query(`EXPLAIN QUERY PLAN SELECT r.id FROM resources AS r WHERE `+where+` ORDER BY r.rid LIMIT 10`, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		if !strings.Contains(p, c.index) || strings.Contains(p, "SCAN r") || strings.Contains(p, "resources_kind") {
+			t.Errorf("%s: plan %q does not use %s", c.filter, p, c.index)
+		}
+	}
+}
