@@ -34,6 +34,11 @@ func (s *server) respond(w http.ResponseWriter, r *http.Request, rt *schemas.Res
 		s.writeError(w, r, err)
 		return
 	}
+	s.respondWith(w, r, rt, res, p, status, rel)
+}
+
+// respondWith is respond with the related records already at hand.
+func (s *server) respondWith(w http.ResponseWriter, r *http.Request, rt *schemas.ResourceType, res store.Resource, p *projection, status int, rel related) {
 	base := s.base(r)
 	w.Header().Set("ETag", etag(res.Version))
 	if status == http.StatusCreated {
@@ -70,6 +75,11 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, rt *schemas.Reso
 	res, err := s.st.Create(r.Context(), store.Resource{Ref: s.ref(r, rt, ""), Attrs: d.attrs}, members)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if res.Kind == store.User {
+		// A user that did not exist a moment ago belongs to no group.
+		s.respondWith(w, r, rt, res, proj, http.StatusCreated, related{})
 		return
 	}
 	s.respond(w, r, rt, res, proj, http.StatusCreated)

@@ -25,13 +25,13 @@ const (
 // harness runs the real handler stack (auth, routing, handlers) on a fresh
 // SQLite store.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	st    store.Store
 	token string
 }
 
-func newHarness(t *testing.T, mutate ...func(*scim.Options)) *harness {
+func newHarness(t testing.TB, mutate ...func(*scim.Options)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	reg, err := schemas.Load()
