@@ -176,7 +176,8 @@ var ErrUnknownAttribute = fmt.Errorf("unknown attribute")
 // ResolvePath resolves a dotted attribute path such as "userName",
 // "name.givenName", "emails.value", "meta.lastModified" or a URN-qualified path
 // such as "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value".
-// A path qualified with the core schema URN is accepted too. Names are
+// A path qualified with the core schema URN is accepted too, and so is an
+// unqualified name that exactly one extension defines ("manager"). Names are
 // case-insensitive.
 func (rt *ResourceType) ResolvePath(path string) (Path, error) {
 	urn, rest := rt.splitURN(path)
@@ -191,6 +192,18 @@ func (rt *ResourceType) ResolvePath(path string) (Path, error) {
 		p.Attr = e.attrs[strings.ToLower(name)]
 	} else {
 		p.Attr = rt.Attribute(name)
+		if p.Attr == nil && urn == "" {
+			// An unqualified name that only one extension defines resolves
+			// to it: Entra's reference check says `manager eq "id"`.
+			for _, e := range rt.Extensions {
+				if a := e.attrs[strings.ToLower(name)]; a != nil {
+					if p.Attr != nil {
+						return Path{}, fmt.Errorf("%w: %q is ambiguous; qualify it with its schema URN", ErrUnknownAttribute, path)
+					}
+					p.URN, p.Attr = e.Schema.ID, a
+				}
+			}
+		}
 	}
 	if p.Attr == nil {
 		return Path{}, fmt.Errorf("%w: %q", ErrUnknownAttribute, path)

@@ -16,6 +16,9 @@ func TestLoadAndResolve(t *testing.T) {
 		"externalId":        "externalId",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
 		"urn:ietf:params:scim:schemas:core:2.0:User:userName":                      "userName",
+		"manager":        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+		"Manager.value":  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+		"employeeNumber": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
 	}
 	for in, want := range cases {
 		p, err := reg.User.ResolvePath(in)

@@ -17,7 +17,8 @@ import (
 // store).
 const storedReloadInterval = time.Second
 
-// tenantAuth holds one tenant's accepted token hashes.
+// tenantAuth holds one tenant's credentials: static and stored token hashes,
+// OAuth clients and the optional Entra JWT verifier.
 type tenantAuth struct {
 	name   string
 	static [][32]byte
@@ -25,6 +26,18 @@ type tenantAuth struct {
 	mu       sync.RWMutex
 	stored   [][32]byte
 	loadedAt time.Time
+
+	// Set up by configure (oauth.go) and immutable afterwards.
+	clients  []OAuthClient
+	lifetime time.Duration
+	jwt      *jwtVerifier
+	now      func() time.Time
+
+	// cache holds recently validated OAuth access tokens and JWTs (by hash)
+	// with the time until which they are trusted without a new check.
+	cmu      sync.RWMutex
+	cache    map[[32]byte]time.Time
+	prunedAt time.Time
 }
 
 func (t *tenantAuth) match(h [32]byte) bool {
@@ -65,8 +78,10 @@ func tenantOf(r *http.Request) string {
 }
 
 // authenticate resolves the tenant from the path and admits the request only
-// with one of that tenant's bearer tokens. Tokens are compared as SHA-256
-// hashes in constant time; a token of one tenant never opens another.
+// with one of that tenant's bearer tokens: a static or stored token (compared
+// as SHA-256 hashes in constant time), an OAuth access token issued by the
+// tenant's token endpoint, or, if configured, an Entra-issued JWT. A
+// credential of one tenant never opens another.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := mux.Vars(r)["tenant"]
@@ -87,19 +102,42 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		h := HashToken(token)
-		if !t.match(h) {
-			reloaded, err := s.reload(r.Context(), t)
+		if !t.match(h) && !t.cached(h) {
+			ok, err := s.admit(r.Context(), t, token, h)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			if !reloaded || !t.match(h) {
+			if !ok {
 				writeAPIError(w, errStatus(http.StatusUnauthorized, "The bearer token is not valid for this tenant."))
 				return
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, name)))
 	})
+}
+
+// admit checks a token that is neither a known static or stored token nor
+// cached: by its shape, as an OAuth access token, an Entra JWT, or a stored
+// token created since the last reload.
+func (s *server) admit(ctx context.Context, t *tenantAuth, token string, h [32]byte) (bool, error) {
+	switch {
+	case len(t.clients) > 0 && strings.HasPrefix(token, oauthTokenPrefix):
+		return s.checkOAuth(ctx, t, h)
+	case t.jwt != nil && looksLikeJWT(token):
+		exp, err := t.jwt.verify(ctx, token)
+		if err != nil {
+			s.log.DebugContext(ctx, "JWT rejected", "tenant", t.name, "error", err)
+			return false, nil
+		}
+		t.remember(h, exp)
+		return true, nil
+	}
+	reloaded, err := s.reload(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return reloaded && t.match(h), nil
 }
 
 // bearerToken extracts a non-empty token from "Authorization: Bearer <token>"

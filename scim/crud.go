@@ -11,6 +11,7 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 
 	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/scim/entra"
 	"github.com/scimbridge/scimbridge/scim/patch"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -190,7 +191,7 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, rt *schemas.Resou
 		s.writeError(w, r, err)
 		return
 	}
-	ops, err := patch.ParseRequest(body)
+	ops, err := entra.ParsePatch(rt, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -19,18 +19,18 @@ func (s *server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"documentationUri": "https://github.com/scimbridge/scimbridge#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": s.maxBulkOps, "maxPayloadSize": s.maxBulkPayload},
 		"filter":           map[string]any{"supported": true, "maxResults": s.maxResults},
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
-		"authenticationSchemes": []any{map[string]any{
+		"authenticationSchemes": s.withOAuthScheme(r, []any{map[string]any{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",
 			"description": "Authentication with a bearer token issued by `scimbridge token create` or configured per tenant.",
 			"specUri":     "https://www.rfc-editor.org/rfc/rfc6750",
 			"primary":     true,
-		}},
+		}}),
 		"meta": map[string]any{
 			"resourceType": "ServiceProviderConfig",
 			"location":     base + "/ServiceProviderConfig",

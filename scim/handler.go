@@ -33,6 +33,9 @@ type server struct {
 	maxBody    int64
 	maxResults int
 	tenants    map[string]*tenantAuth
+	// Bulk limits (bulk.maxOperations, bulk.maxPayloadSize).
+	maxBulkOps     int
+	maxBulkPayload int64
 }
 
 // NewHandler returns the HTTP handler serving every tenant's SCIM API plus
@@ -52,6 +55,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 		maxBody:    opts.MaxBodyBytes,
 		maxResults: opts.MaxResults,
 		tenants:    map[string]*tenantAuth{},
+
+		maxBulkOps:     opts.MaxBulkOperations,
+		maxBulkPayload: opts.MaxBulkPayload,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -62,6 +68,12 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if s.maxResults <= 0 {
 		s.maxResults = defaultMaxResults
 	}
+	if s.maxBulkOps <= 0 {
+		s.maxBulkOps = defaultMaxBulkOperations
+	}
+	if s.maxBulkPayload <= 0 {
+		s.maxBulkPayload = defaultMaxBulkPayload
+	}
 	for _, t := range append([]Tenant{{Name: DefaultTenant}}, opts.Tenants...) {
 		ta := s.tenants[t.Name]
 		if ta == nil {
@@ -69,11 +81,18 @@ func NewHandler(opts Options) (http.Handler, error) {
 			s.tenants[t.Name] = ta
 		}
 		ta.static = append(ta.static, t.TokenHashes...)
+		if err := ta.configure(t, opts.Now, s.log); err != nil {
+			return nil, err
+		}
 	}
 
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz)
 	r.HandleFunc("/readyz", s.readyz)
+	// The token endpoints need no bearer token, so they precede the
+	// authenticated API subrouters.
+	r.HandleFunc("/scim/v2/oauth/token", s.oauthToken)
+	r.HandleFunc("/tenants/{tenant}/scim/v2/oauth/token", s.oauthToken)
 	s.mountAPI(r.PathPrefix("/scim/v2").Subrouter())
 	s.mountAPI(r.PathPrefix("/tenants/{tenant}/scim/v2").Subrouter())
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -131,7 +150,7 @@ func (s *server) mountAPI(sub *mux.Router) {
 		writeAPIError(w, errStatus(http.StatusNotImplemented, "Not supported by this server."))
 	}
 	sub.HandleFunc("/Me", notImplemented)
-	sub.HandleFunc("/Bulk", notImplemented)
+	sub.HandleFunc("/Bulk", s.bulk)
 	sub.HandleFunc("/.search", notImplemented)
 }
 

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
@@ -19,6 +20,15 @@ type Tenant struct {
 	// configuration or the environment, accepted besides the tokens created
 	// with `scimbridge token create` (stored hashed in the store).
 	TokenHashes [][32]byte
+	// OAuthClients may obtain access tokens at the tenant's OAuth 2.0
+	// client-credentials endpoint, {tenant base}/oauth/token (404 when
+	// none is configured). See oauth.go.
+	OAuthClients []OAuthClient
+	// TokenLifetime of the access tokens issued to OAuthClients: between
+	// 1 h and 6 h; 0 means 1 h.
+	TokenLifetime time.Duration
+	// EntraJWT, if set, also admits bearer JWTs issued by Microsoft Entra ID.
+	EntraJWT *EntraJWT
 }
 
 // Options configure NewHandler.
@@ -36,4 +46,13 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxResults caps count on list requests (filter.maxResults). Default 1000.
 	MaxResults int
+	// Now returns the current time for token expiry; nil means time.Now.
+	// Tests set it to move the clock.
+	Now func() time.Time
+	// MaxBulkOperations caps the operations of one POST /Bulk request
+	// (bulk.maxOperations; 413 beyond). Default 1000.
+	MaxBulkOperations int
+	// MaxBulkPayload caps the body of one POST /Bulk request in bytes
+	// (bulk.maxPayloadSize; 413 beyond). Default 1 MiB.
+	MaxBulkPayload int64
 }

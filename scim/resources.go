@@ -13,6 +13,7 @@ import (
 	"github.com/elimity-com/scim/schema"
 
 	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/scim/entra"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -62,6 +63,7 @@ func (s *server) decodeResource(rt *schemas.ResourceType, body []byte) (decodedR
 	if err != nil {
 		return decodedResource{}, err
 	}
+	m = entra.NormalizeResource(rt, m)
 	if err := checkSchemas(rt, m["schemas"]); err != nil {
 		return decodedResource{}, err
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"time"
 
 	"github.com/scimbridge/scimbridge/schemas"
 )
@@ -16,6 +17,14 @@ const (
 	DefaultMaxResults   = 1000
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
+
+	// DefaultTokenLifetime is the lifetime of OAuth access tokens when
+	// tenants[].oauth.tokenLifetime is not set.
+	DefaultTokenLifetime = time.Hour
+	// DefaultBulkMaxOperations and DefaultBulkMaxPayloadBytes are the
+	// bulk.* defaults.
+	DefaultBulkMaxOperations   = 1000
+	DefaultBulkMaxPayloadBytes = 1 << 20
 
 	// DefaultTenant is the tenant served at /scim/v2. It always exists,
 	// whether or not it is listed under tenants.
@@ -44,6 +53,8 @@ type Config struct {
 	Tenants []Tenant `yaml:"tenants"`
 	// Schemas are custom extension schemas added to User or Group.
 	Schemas []Schema `yaml:"schemas"`
+	// Bulk limits POST /Bulk requests.
+	Bulk Bulk `yaml:"bulk"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
@@ -65,7 +76,16 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Tenant is one tenant: its name and its static bearer tokens.
+// Bulk limits the SCIM Bulk endpoint (advertised in ServiceProviderConfig
+// as bulk.maxOperations and bulk.maxPayloadSize).
+type Bulk struct {
+	// MaxOperations caps the operations of one bulk request (more: 413).
+	MaxOperations int `yaml:"maxOperations"`
+	// MaxPayloadBytes caps the body of one bulk request (larger: 413).
+	MaxPayloadBytes int64 `yaml:"maxPayloadBytes"`
+}
+
+// Tenant is one tenant: its name and its credentials.
 type Tenant struct {
 	// Name is the tenant's path segment: /tenants/{name}/scim/v2, or
 	// /scim/v2 for "default".
@@ -73,6 +93,67 @@ type Tenant struct {
 	// Tokens are static bearer tokens accepted for this tenant, besides the
 	// ones created with `scimbridge token create`.
 	Tokens []Token `yaml:"tokens"`
+	// OAuth, if set, enables the tenant's OAuth 2.0 client-credentials
+	// token endpoint, {tenant base URL}/oauth/token.
+	OAuth *OAuth `yaml:"oauth"`
+	// EntraJWT, if set, also admits bearer JWTs issued by Microsoft Entra
+	// ID (meant for testing; prefer OAuth clients or tokens).
+	EntraJWT *EntraJWT `yaml:"entraJWT"`
+}
+
+// OAuth configures a tenant's OAuth 2.0 client-credentials grant.
+type OAuth struct {
+	// TokenLifetime of the issued access tokens: 1h to 6h. Load sets the
+	// default, 1h, when it is absent.
+	TokenLifetime time.Duration `yaml:"tokenLifetime"`
+	// Clients may obtain access tokens.
+	Clients []OAuthClient `yaml:"clients"`
+}
+
+// OAuthClient is one client of the client-credentials grant.
+type OAuthClient struct {
+	// ID is the client_id (not a secret).
+	ID string `yaml:"id"`
+	// Secrets are the client's accepted secrets; several allow rotation.
+	Secrets []Secret `yaml:"secrets"`
+}
+
+// Secret is one client secret, given by exactly one of SHA256, Env or File
+// (as a Token is). The loader resolves it into Hash; the plain secret is
+// never kept.
+type Secret struct {
+	// SHA256 is the hex SHA-256 of the secret.
+	SHA256 string `yaml:"sha256"`
+	// Env names an environment variable holding the secret.
+	Env string `yaml:"env"`
+	// File is a file holding the secret (surrounding whitespace trimmed).
+	// A relative path is relative to the config file's directory.
+	File string `yaml:"file"`
+
+	// Hash is the SHA-256 of the secret, filled in by Load.
+	Hash [32]byte `yaml:"-"`
+}
+
+// EntraJWT makes a tenant accept bearer JWTs issued by Microsoft Entra ID
+// (scim.EntraJWT).
+type EntraJWT struct {
+	// TenantID is the Entra directory (tenant) id, a GUID. Required.
+	TenantID string `yaml:"tenantId"`
+	// Audience is the expected aud. Empty: the audience Entra uses for
+	// non-gallery applications (scim.DefaultEntraAudience).
+	Audience string `yaml:"audience"`
+	// Issuer overrides the expected iss. Empty:
+	// https://sts.windows.net/{tenantId}/.
+	Issuer string `yaml:"issuer"`
+	// AppIDs, if set, restricts the tokens to these client application ids.
+	AppIDs []string `yaml:"appIds"`
+	// JWKSURL serves the signing keys. Empty (and JWKSFile empty too):
+	// https://login.microsoftonline.com/{tenantId}/discovery/keys.
+	JWKSURL string `yaml:"jwksURL"`
+	// JWKSFile is a local JSON Web Key Set used instead of JWKSURL. A
+	// relative path is relative to the config file's directory; Load makes
+	// it relative to the working directory.
+	JWKSFile string `yaml:"jwksFile"`
 }
 
 // Token is one static bearer token, given by exactly one of SHA256, Env or
@@ -116,6 +197,7 @@ func Default() *Config {
 		MaxBodyBytes: DefaultMaxBodyBytes,
 		MaxResults:   DefaultMaxResults,
 		Log:          Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Bulk:         Bulk{MaxOperations: DefaultBulkMaxOperations, MaxPayloadBytes: DefaultBulkMaxPayloadBytes},
 	}
 }
 
@@ -123,6 +205,11 @@ func Default() *Config {
 func (c *Config) applyDerivedDefaults() {
 	if c.Store.Path == "" && c.DataDir != "" {
 		c.Store.Path = filepath.Join(c.DataDir, DefaultStoreFile)
+	}
+	for i := range c.Tenants {
+		if o := c.Tenants[i].OAuth; o != nil && o.TokenLifetime == 0 {
+			o.TokenLifetime = DefaultTokenLifetime
+		}
 	}
 }
 
@@ -146,6 +233,40 @@ func (c *Config) HasTenant(name string) bool {
 		}
 	}
 	return false
+}
+
+// Tenant returns the configuration entry of the tenant name, or nil if
+// there is none (the default tenant need not be listed).
+func (c *Config) Tenant(name string) *Tenant {
+	for i := range c.Tenants {
+		if c.Tenants[i].Name == name {
+			return &c.Tenants[i]
+		}
+	}
+	return nil
+}
+
+// OAuthClientIDs returns the ids of tenant's OAuth clients, in
+// configuration order.
+func (c *Config) OAuthClientIDs(tenant string) []string {
+	t := c.Tenant(tenant)
+	if t == nil || t.OAuth == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(t.OAuth.Clients))
+	for _, cl := range t.OAuth.Clients {
+		ids = append(ids, cl.ID)
+	}
+	return ids
+}
+
+// SecretHashes returns the hashes of the client's secrets.
+func (cl *OAuthClient) SecretHashes() [][32]byte {
+	out := make([][32]byte, 0, len(cl.Secrets))
+	for _, s := range cl.Secrets {
+		out = append(out, s.Hash)
+	}
+	return out
 }
 
 // TokenHashes returns the hashes of tenant's static tokens: those

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // envMap returns an env lookup function backed by m.
@@ -17,7 +18,10 @@ func envMap(m map[string]string) func(string) string {
 }
 
 // testEnv is the environment the testdata files expect.
-var testEnv = map[string]string{"ACME_TOKEN": "env-token-for-acme-0123456789"}
+var testEnv = map[string]string{
+	"ACME_TOKEN":        "env-token-for-acme-0123456789",
+	"ACME_OAUTH_SECRET": " env-oauth-secret-for-acme-0123\n",
+}
 
 func TestLoadNoFileGivesDefaults(t *testing.T) {
 	c, err := Load("", envMap(nil))
@@ -41,6 +45,12 @@ func TestLoadNoFileGivesDefaults(t *testing.T) {
 	}
 	if len(c.TokenHashes("default")) != 0 {
 		t.Error("default tenant has static tokens")
+	}
+	if c.Bulk != (Bulk{MaxOperations: 1000, MaxPayloadBytes: 1 << 20}) {
+		t.Errorf("bulk = %+v", c.Bulk)
+	}
+	if c.Tenant("default") != nil || c.OAuthClientIDs("default") != nil {
+		t.Error("the default tenant has a configuration entry")
 	}
 }
 
@@ -91,6 +101,49 @@ func TestLoadFull(t *testing.T) {
 	if len(c.TokenHashes("globex-2")) != 0 {
 		t.Error("globex-2 has tokens")
 	}
+	if c.Bulk != (Bulk{MaxOperations: 50, MaxPayloadBytes: 2 << 20}) {
+		t.Errorf("bulk = %+v", c.Bulk)
+	}
+
+	// OAuth clients: secrets resolved into hashes, lifetime defaulted.
+	def := c.Tenant("default")
+	if def == nil || def.OAuth == nil || def.OAuth.TokenLifetime != time.Hour {
+		t.Fatalf("default tenant oauth = %+v", def)
+	}
+	if got := def.OAuth.Clients[0].SecretHashes(); !slices.Equal(got, [][32]byte{sha256.Sum256([]byte("secret"))}) {
+		t.Errorf("default client secret hashes = %x", got)
+	}
+	acme := c.Tenant("acme")
+	if acme.OAuth.TokenLifetime != 150*time.Minute {
+		t.Errorf("acme tokenLifetime = %v", acme.OAuth.TokenLifetime)
+	}
+	if got := c.OAuthClientIDs("acme"); !slices.Equal(got, []string{"entra-acme", "other"}) {
+		t.Errorf("acme client ids = %v", got)
+	}
+	want = [][32]byte{
+		sha256.Sum256([]byte("env-oauth-secret-for-acme-0123")),   // trimmed
+		sha256.Sum256([]byte("acme-oauth-secret-from-file-0123")), // trimmed
+	}
+	if got := acme.OAuth.Clients[0].SecretHashes(); !slices.Equal(got, want) {
+		t.Errorf("acme client secret hashes = %x", got)
+	}
+	if c.OAuthClientIDs("globex-2") != nil {
+		t.Error("globex-2 has OAuth clients")
+	}
+
+	// Entra JWT: the JWKS file is relative to the config file.
+	e := acme.EntraJWT
+	if e == nil || e.TenantID != "0b9b90c2-0b63-4f6a-9d36-8d1b6c6b4a11" || e.Audience != "api://scimbridge-test" ||
+		!strings.HasSuffix(e.Issuer, "/v2.0") || len(e.AppIDs) != 1 || e.JWKSURL != "" {
+		t.Errorf("acme entraJWT = %+v", e)
+	}
+	if e != nil && e.JWKSFile != filepath.Join("testdata", "jwks.json") {
+		t.Errorf("acme entraJWT.jwksFile = %q, want it relative to the config file", e.JWKSFile)
+	}
+	if g := c.Tenant("globex-2"); g.EntraJWT == nil || g.EntraJWT.JWKSFile != "" || g.OAuth != nil {
+		t.Errorf("globex-2 = %+v", g)
+	}
+
 	custom := c.CustomSchemas()
 	if len(custom) != 2 || custom[0].ResourceType != "User" || !custom[0].Required || len(custom[0].JSON) == 0 || custom[1].ResourceType != "Group" {
 		t.Errorf("custom schemas = %+v", custom)
@@ -140,6 +193,45 @@ var badFiles = map[string][]string{
 		`schemas[2].file: schemas/not_a_urn.json: custom schema 0: id "acme" is not a URN`,
 		`schemas[3].file: must not be empty`,
 	},
+	"oauth.bad.yaml": {
+		`tenants[0].oauth.tokenLifetime: 30m must be between 1h and 6h`,
+		`tenants[0].oauth.clients[0].id: must not be empty`,
+		`tenants[0].oauth.clients[1].id: must be 1 to 255 printable ASCII characters without spaces or ':'`,
+		`tenants[0].oauth.clients[3].id: "entra" is already used by clients[2]`,
+		`tenants[0].oauth.clients[3].secrets: must list at least one secret`,
+		`tenants[0].oauth.clients[4].secrets[0]: must have exactly one of sha256, env, file`,
+		`tenants[0].oauth.clients[4].secrets[1]: must have exactly one of sha256, env, file`,
+		`tenants[0].oauth.clients[4].secrets[2].sha256: must be 64 hexadecimal digits (the SHA-256 of the secret, not the secret)`,
+		`tenants[0].oauth.clients[4].secrets[3].env: environment variable SCIMBRIDGE_TEST_UNSET_VARIABLE is not set or empty`,
+		`tenants[0].oauth.clients[4].secrets[4].file: cannot read testdata/secrets/does-not-exist.secret`,
+		`tenants[0].oauth.clients[4].secrets[5].file: testdata/secrets/empty.token is empty`,
+		`tenants[1].oauth.tokenLifetime: 6h1m must be between 1h and 6h`,
+		`tenants[1].oauth.clients: must list at least one client`,
+		`tenants[2].oauth.tokenLifetime: -1h must be between 1h and 6h`,
+		`tenants[2].oauth.clients[0].id: must be 1 to 255 printable ASCII characters`,
+	},
+	"oauth-lifetime-type.bad.yaml": {"line 4: cannot unmarshal", "time.Duration"},
+	"entra-jwt.bad.yaml": {
+		`tenants[0].entraJWT.tenantId: must not be empty`,
+		`tenants[1].entraJWT.tenantId: "contoso.onmicrosoft.com" is not a GUID`,
+		`tenants[1].entraJWT.issuer: "ftp://sts.example.com/" must start with http:// or https://`,
+		`tenants[1].entraJWT.appIds[0]: must not be empty`,
+		`tenants[1].entraJWT: must have jwksURL or jwksFile, not both`,
+		`tenants[2].entraJWT.jwksURL: "https:///keys" has no host`,
+		`tenants[3].entraJWT.jwksFile: cannot read testdata/missing-jwks.json`,
+		`tenants[4].entraJWT.jwksFile: testdata/secrets/empty.token is empty`,
+	},
+	"bulk.bad.yaml": {
+		`bulk.maxOperations: 0 must be greater than 0`,
+		`bulk.maxPayloadBytes: -5 must be greater than 0`,
+	},
+	"unknown-oauth-key.bad.yaml": {
+		`line 4: unknown key "tenants[].oauth.lifetime"`,
+		`line 7: unknown key "tenants[].oauth.clients[].secret"`,
+		`line 9: unknown key "tenants[].oauth.clients[].secrets[].value"`,
+		`line 12: unknown key "tenants[].entraJWT.jwksUrl"`,
+		`line 14: unknown key "bulk.maxPayloadSize"`,
+	},
 	"schemas-duplicate.bad.yaml": {`schemas: custom schema "urn:example:params:scim:schemas:extension:acme:2.0:User": already defined for User`},
 }
 
@@ -167,7 +259,7 @@ func TestLoadBadFiles(t *testing.T) {
 					t.Errorf("error does not contain %q:\n%s", w, msg)
 				}
 			}
-			if strings.Contains(msg, "file-token-for-acme") {
+			if strings.Contains(msg, "file-token-for-acme") || strings.Contains(msg, "hunter2") {
 				t.Errorf("error reveals a secret:\n%s", msg)
 			}
 		})
@@ -176,15 +268,17 @@ func TestLoadBadFiles(t *testing.T) {
 
 func TestEnvOverrides(t *testing.T) {
 	env := map[string]string{
-		"SCIMBRIDGE_LISTEN":         "0.0.0.0:1234",
-		"SCIMBRIDGE_DATA_DIR":       "/tmp/sb",
-		"SCIMBRIDGE_BASE_URL":       "http://scim.internal:8080",
-		"SCIMBRIDGE_LOG_LEVEL":      "warn",
-		"SCIMBRIDGE_LOG_FORMAT":     "json",
-		"SCIMBRIDGE_MAX_BODY_BYTES": "2048",
-		"SCIMBRIDGE_MAX_RESULTS":    "50",
-		"SCIMBRIDGE_TOKEN":          " plain-env-token \n",
-		"ACME_TOKEN":                "env-token-for-acme-0123456789",
+		"SCIMBRIDGE_LISTEN":                 "0.0.0.0:1234",
+		"SCIMBRIDGE_DATA_DIR":               "/tmp/sb",
+		"SCIMBRIDGE_BASE_URL":               "http://scim.internal:8080",
+		"SCIMBRIDGE_LOG_LEVEL":              "warn",
+		"SCIMBRIDGE_LOG_FORMAT":             "json",
+		"SCIMBRIDGE_MAX_BODY_BYTES":         "2048",
+		"SCIMBRIDGE_MAX_RESULTS":            "50",
+		"SCIMBRIDGE_TOKEN":                  " plain-env-token \n",
+		"SCIMBRIDGE_BULK_MAX_OPERATIONS":    "10",
+		"SCIMBRIDGE_BULK_MAX_PAYLOAD_BYTES": "4096",
+		"ACME_TOKEN":                        "env-token-for-acme-0123456789",
 	}
 	c, err := Load("testdata/minimal.good.yaml", envMap(env))
 	if err != nil {
@@ -201,6 +295,9 @@ func TestEnvOverrides(t *testing.T) {
 	}
 	if got := c.TokenHashes("default"); !slices.Equal(got, [][32]byte{sha256.Sum256([]byte("plain-env-token"))}) {
 		t.Errorf("default token hashes = %x", got)
+	}
+	if c.Bulk != (Bulk{MaxOperations: 10, MaxPayloadBytes: 4096}) {
+		t.Errorf("bulk = %+v", c.Bulk)
 	}
 
 	// The store path of the file wins over the dataDir default.
@@ -220,10 +317,12 @@ func TestEnvOverrides(t *testing.T) {
 
 func TestEnvOverrideProblems(t *testing.T) {
 	env := map[string]string{
-		"SCIMBRIDGE_LISTEN":         "nope",
-		"SCIMBRIDGE_MAX_RESULTS":    "many",
-		"SCIMBRIDGE_MAX_BODY_BYTES": "0",
-		"SCIMBRIDGE_BASE_URL":       "ftp://user:hunter2@example.com",
+		"SCIMBRIDGE_LISTEN":                 "nope",
+		"SCIMBRIDGE_MAX_RESULTS":            "many",
+		"SCIMBRIDGE_MAX_BODY_BYTES":         "0",
+		"SCIMBRIDGE_BASE_URL":               "ftp://user:hunter2@example.com",
+		"SCIMBRIDGE_BULK_MAX_OPERATIONS":    "lots",
+		"SCIMBRIDGE_BULK_MAX_PAYLOAD_BYTES": "0",
 	}
 	_, err := Load("", envMap(env))
 	if err == nil {
@@ -234,6 +333,8 @@ func TestEnvOverrideProblems(t *testing.T) {
 		`SCIMBRIDGE_MAX_RESULTS: "many" is not an integer`,
 		`maxBodyBytes: 0 must be greater than 0`,
 		`baseURL: "ftp://example.com" must start with http:// or https://`,
+		`SCIMBRIDGE_BULK_MAX_OPERATIONS: "lots" is not an integer`,
+		`bulk.maxPayloadBytes: 0 must be greater than 0`,
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not contain %q:\n%v", w, err)

@@ -17,6 +17,10 @@ const (
 	EnvMaxResults   = "SCIMBRIDGE_MAX_RESULTS"
 	EnvLogLevel     = "SCIMBRIDGE_LOG_LEVEL"
 	EnvLogFormat    = "SCIMBRIDGE_LOG_FORMAT"
+	// EnvBulkMaxOperations and EnvBulkMaxPayloadBytes override
+	// bulk.maxOperations and bulk.maxPayloadBytes.
+	EnvBulkMaxOperations   = "SCIMBRIDGE_BULK_MAX_OPERATIONS"
+	EnvBulkMaxPayloadBytes = "SCIMBRIDGE_BULK_MAX_PAYLOAD_BYTES"
 	// EnvToken holds a plain bearer token accepted for the default tenant.
 	EnvToken = "SCIMBRIDGE_TOKEN"
 )
@@ -55,6 +59,22 @@ func (c *Config) applyEnv(env func(string) string) []string {
 			problems = append(problems, fmt.Sprintf("%s: %q is not an integer", EnvMaxResults, v))
 		} else {
 			c.MaxResults = n
+		}
+	}
+	if v := env(EnvBulkMaxOperations); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not an integer", EnvBulkMaxOperations, v))
+		} else {
+			c.Bulk.MaxOperations = n
+		}
+	}
+	if v := env(EnvBulkMaxPayloadBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not an integer", EnvBulkMaxPayloadBytes, v))
+		} else {
+			c.Bulk.MaxPayloadBytes = n
 		}
 	}
 	if v := strings.TrimSpace(env(EnvToken)); v != "" {

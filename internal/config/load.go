@@ -15,7 +15,8 @@ import (
 
 // Load reads the YAML config file at path (empty path: no file, defaults
 // only), applies the SCIMBRIDGE_* variables looked up with env, fills in
-// defaults, validates, and resolves token secrets and schema files. Relative
+// defaults, validates, and resolves token and client secrets, JWKS files
+// and schema files. Relative
 // paths in the file are relative to the file's directory. On failure the
 // error is an *Error listing every problem found.
 func Load(path string, env func(string) string) (*Config, error) {
@@ -102,6 +103,16 @@ func yamlKeyPrefix(typ string) (string, bool) {
 		return "tenants[].tokens[].", true
 	case "config.Schema":
 		return "schemas[].", true
+	case "config.OAuth":
+		return "tenants[].oauth.", true
+	case "config.OAuthClient":
+		return "tenants[].oauth.clients[].", true
+	case "config.Secret":
+		return "tenants[].oauth.clients[].secrets[].", true
+	case "config.EntraJWT":
+		return "tenants[].entraJWT.", true
+	case "config.Bulk":
+		return "bulk.", true
 	}
 	return "", false
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/scimbridge/scimbridge/schemas"
 )
 
-// resolve reads the token secrets and schema files the config refers to,
-// relative to dir, and returns the problems found. Entries that already
+// resolve reads the token and client secrets, JWKS files and schema files
+// the config refers to, relative to dir, and returns the problems found. Entries that already
 // failed validation are skipped. No problem quotes a secret.
 func (c *Config) resolve(dir string, env func(string) string) []string {
 	var p []string
@@ -29,7 +29,7 @@ func (c *Config) resolve(dir string, env func(string) string) []string {
 		for j := range t.Tokens {
 			tok := &t.Tokens[j]
 			field := fmt.Sprintf("tenants[%d].tokens[%d]", i, j)
-			h, problem, ok := resolveToken(tok, field, dir, env)
+			h, problem, ok := resolveSecret(tok.SHA256, tok.Env, tok.File, field, dir, env)
 			if problem != "" {
 				p = append(p, problem)
 			}
@@ -46,34 +46,83 @@ func (c *Config) resolve(dir string, env func(string) string) []string {
 			}
 		}
 	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.OAuth != nil {
+			p = append(p, resolveOAuth(fmt.Sprintf("tenants[%d].oauth", i), t.OAuth, dir, env)...)
+		}
+		if t.EntraJWT != nil {
+			p = append(p, resolveEntraJWT(fmt.Sprintf("tenants[%d].entraJWT", i), t.EntraJWT, dir)...)
+		}
+	}
 	p = append(p, c.resolveSchemas(dir)...)
 	return p
 }
 
-// resolveToken returns the hash of one token. ok is false when there is no
-// usable hash (invalid entries were reported by validation already).
-func resolveToken(tok *Token, field, dir string, env func(string) string) (h [32]byte, problem string, ok bool) {
+// resolveOAuth resolves the client secrets of one tenant's oauth section.
+func resolveOAuth(field string, o *OAuth, dir string, env func(string) string) []string {
+	var p []string
+	for i := range o.Clients {
+		cl := &o.Clients[i]
+		for j := range cl.Secrets {
+			sec := &cl.Secrets[j]
+			sf := fmt.Sprintf("%s.clients[%d].secrets[%d]", field, i, j)
+			h, problem, ok := resolveSecret(sec.SHA256, sec.Env, sec.File, sf, dir, env)
+			if problem != "" {
+				p = append(p, problem)
+			}
+			if ok {
+				sec.Hash = h
+			}
+		}
+	}
+	return p
+}
+
+// resolveEntraJWT makes jwksFile relative to the working directory and
+// checks that it can be read (the server re-reads it to rotate keys).
+func resolveEntraJWT(field string, e *EntraJWT, dir string) []string {
+	if e.JWKSFile == "" {
+		return nil
+	}
+	e.JWKSFile = relTo(dir, e.JWKSFile)
+	b, err := os.ReadFile(e.JWKSFile)
+	if err != nil {
+		return []string{fmt.Sprintf("%s.jwksFile: %s", field, fileError(err))}
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return []string{fmt.Sprintf("%s.jwksFile: %s is empty", field, e.JWKSFile)}
+	}
+	return nil
+}
+
+// resolveSecret returns the hash of one secret (a token or a client
+// secret) given by exactly one of sha, envName, file. ok is false when there
+// is no usable hash (invalid entries were reported by validation already).
+// Values from the environment or a file are trimmed of surrounding
+// whitespace.
+func resolveSecret(sha, envName, file, field, dir string, env func(string) string) (h [32]byte, problem string, ok bool) {
 	switch {
-	case tok.SHA256 != "" && tok.Env == "" && tok.File == "":
-		b, err := hex.DecodeString(tok.SHA256)
+	case sha != "" && envName == "" && file == "":
+		b, err := hex.DecodeString(sha)
 		if err != nil || len(b) != 32 {
 			return h, "", false
 		}
 		return [32]byte(b), "", true
-	case tok.Env != "" && tok.SHA256 == "" && tok.File == "":
-		v := strings.TrimSpace(env(tok.Env))
+	case envName != "" && sha == "" && file == "":
+		v := strings.TrimSpace(env(envName))
 		if v == "" {
-			return h, fmt.Sprintf("%s.env: environment variable %s is not set or empty", field, tok.Env), false
+			return h, fmt.Sprintf("%s.env: environment variable %s is not set or empty", field, envName), false
 		}
 		return sha256.Sum256([]byte(v)), "", true
-	case tok.File != "" && tok.SHA256 == "" && tok.Env == "":
-		b, err := os.ReadFile(relTo(dir, tok.File))
+	case file != "" && sha == "" && envName == "":
+		b, err := os.ReadFile(relTo(dir, file))
 		if err != nil {
 			return h, fmt.Sprintf("%s.file: %s", field, fileError(err)), false
 		}
 		v := bytes.TrimSpace(b)
 		if len(v) == 0 {
-			return h, fmt.Sprintf("%s.file: %s is empty", field, relTo(dir, tok.File)), false
+			return h, fmt.Sprintf("%s.file: %s is empty", field, relTo(dir, file)), false
 		}
 		return sha256.Sum256(v), "", true
 	}

@@ -8,6 +8,10 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scimbridge/scim"
 )
 
 // Limits of the validated fields.
@@ -15,7 +19,13 @@ const (
 	MaxMaxResults = 10000
 )
 
-var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var (
+	tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	// oauthClientID: printable ASCII without space or ':' (which would
+	// split an unencoded HTTP Basic user-id), as in `curl -u id:secret`.
+	oauthClientID = regexp.MustCompile(`^[\x21-\x39\x3b-\x7e]{1,255}$`)
+	guid          = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
 
 // Validate checks every field and returns an *Error listing all problems,
 // or nil. It does not read files or the environment: Load does that.
@@ -81,6 +91,12 @@ func (c *Config) problems() []string {
 			}
 		}
 		p = append(p, tokenProblems(field, t.Tokens)...)
+		if t.OAuth != nil {
+			p = append(p, oauthProblems(field+".oauth", t.OAuth)...)
+		}
+		if t.EntraJWT != nil {
+			p = append(p, entraJWTProblems(field+".entraJWT", t.EntraJWT)...)
+		}
 	}
 	for i, s := range c.Schemas {
 		field := fmt.Sprintf("schemas[%d]", i)
@@ -90,6 +106,12 @@ func (c *Config) problems() []string {
 		if s.ResourceType != "User" && s.ResourceType != "Group" {
 			add("%s.resourceType: %q must be User or Group", field, s.ResourceType)
 		}
+	}
+	if c.Bulk.MaxOperations <= 0 {
+		add("bulk.maxOperations: %d must be greater than 0", c.Bulk.MaxOperations)
+	}
+	if c.Bulk.MaxPayloadBytes <= 0 {
+		add("bulk.maxPayloadBytes: %d must be greater than 0", c.Bulk.MaxPayloadBytes)
 	}
 	return p
 }
@@ -108,23 +130,124 @@ func tokenProblems(tenantField string, tokens []Token) []string {
 		} else {
 			names[tok.Name] = i
 		}
-		n := 0
-		for _, v := range []string{tok.SHA256, tok.Env, tok.File} {
-			if v != "" {
-				n++
+		p = append(p, secretProblems(field, "token", tok.SHA256, tok.Env, tok.File)...)
+	}
+	return p
+}
+
+// secretProblems checks one secret reference (of a token or a client
+// secret, named by what): exactly one of sha256, env, file, and a well-formed
+// hash. It never quotes a value.
+func secretProblems(field, what, sha, env, file string) []string {
+	n := 0
+	for _, v := range []string{sha, env, file} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return []string{field + ": must have exactly one of sha256, env, file"}
+	}
+	if sha != "" {
+		if b, err := hex.DecodeString(sha); err != nil || len(b) != 32 {
+			return []string{fmt.Sprintf("%s.sha256: must be 64 hexadecimal digits (the SHA-256 of the %s, not the %s)", field, what, what)}
+		}
+	}
+	return nil
+}
+
+// oauthProblems checks a tenant's oauth section. Client ids are quoted only
+// when they are well-formed.
+func oauthProblems(field string, o *OAuth) []string {
+	var p []string
+	if err := scim.ValidateTokenLifetime(o.TokenLifetime); err != nil {
+		p = append(p, fmt.Sprintf("%s.tokenLifetime: %s must be between %s and %s", field,
+			fmtDuration(o.TokenLifetime), fmtDuration(scim.MinTokenLifetime), fmtDuration(scim.MaxTokenLifetime)))
+	}
+	if len(o.Clients) == 0 {
+		p = append(p, field+".clients: must list at least one client")
+	}
+	ids := map[string]int{}
+	for i, cl := range o.Clients {
+		cf := fmt.Sprintf("%s.clients[%d]", field, i)
+		switch {
+		case cl.ID == "":
+			p = append(p, cf+".id: must not be empty")
+		case !oauthClientID.MatchString(cl.ID):
+			p = append(p, cf+".id: must be 1 to 255 printable ASCII characters without spaces or ':'")
+		default:
+			if j, dup := ids[cl.ID]; dup {
+				p = append(p, fmt.Sprintf("%s.id: %q is already used by clients[%d]", cf, cl.ID, j))
+			} else {
+				ids[cl.ID] = i
 			}
 		}
-		if n != 1 {
-			p = append(p, field+": must have exactly one of sha256, env, file")
-			continue
+		if len(cl.Secrets) == 0 {
+			p = append(p, cf+".secrets: must list at least one secret")
 		}
-		if tok.SHA256 != "" {
-			if b, err := hex.DecodeString(tok.SHA256); err != nil || len(b) != 32 {
-				p = append(p, field+".sha256: must be 64 hexadecimal digits (the SHA-256 of the token, not the token)")
-			}
+		for j, sec := range cl.Secrets {
+			p = append(p, secretProblems(fmt.Sprintf("%s.secrets[%d]", cf, j), "secret", sec.SHA256, sec.Env, sec.File)...)
 		}
 	}
 	return p
+}
+
+// entraJWTProblems checks a tenant's entraJWT section.
+func entraJWTProblems(field string, e *EntraJWT) []string {
+	var p []string
+	switch {
+	case e.TenantID == "":
+		p = append(p, field+".tenantId: must not be empty (the Entra directory id)")
+	case !guid.MatchString(e.TenantID):
+		p = append(p, fmt.Sprintf("%s.tenantId: %q is not a GUID", field, e.TenantID))
+	}
+	if e.Issuer != "" {
+		if err := checkHTTPURL(e.Issuer); err != nil {
+			p = append(p, fmt.Sprintf("%s.issuer: %q %v", field, redactURL(e.Issuer), err))
+		}
+	}
+	for i, id := range e.AppIDs {
+		if strings.TrimSpace(id) == "" {
+			p = append(p, fmt.Sprintf("%s.appIds[%d]: must not be empty", field, i))
+		}
+	}
+	if e.JWKSURL != "" {
+		if err := checkHTTPURL(e.JWKSURL); err != nil {
+			p = append(p, fmt.Sprintf("%s.jwksURL: %q %v", field, redactURL(e.JWKSURL), err))
+		}
+		if e.JWKSFile != "" {
+			p = append(p, field+": must have jwksURL or jwksFile, not both")
+		}
+	}
+	return p
+}
+
+// checkHTTPURL checks an absolute http(s) URL without user info.
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return errors.New("is not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("must start with http:// or https://")
+	case u.Host == "":
+		return errors.New("has no host")
+	case u.User != nil:
+		return errors.New("must not contain user info")
+	}
+	return nil
+}
+
+// fmtDuration formats d without zero minutes and seconds: 1h, 90m → 1h30m.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func checkHostPort(s string) error {

@@ -43,7 +43,11 @@ func Apply(rt *schemas.ResourceType, attrs map[string]any, ops []Operation, opt 
 	}
 	for i, op := range ops {
 		if err := e.apply(op); err != nil {
-			return nil, store.MemberDelta{}, opError(i, err)
+			n := op.Index
+			if n <= 0 {
+				n = i + 1
+			}
+			return nil, store.MemberDelta{}, opError(n, err)
 		}
 	}
 	if err := e.finish(); err != nil {
@@ -52,12 +56,13 @@ func Apply(rt *schemas.ResourceType, attrs map[string]any, ops []Operation, opt 
 	return e.out, e.members.result(), nil
 }
 
-func opError(i int, err error) error {
+// opError prefixes err with the 1-based operation number n.
+func opError(n int, err error) error {
 	var pe *Error
 	if errors.As(err, &pe) {
-		return &Error{ScimType: pe.ScimType, Detail: fmt.Sprintf("operation %d: %s", i+1, pe.Detail)}
+		return &Error{ScimType: pe.ScimType, Detail: fmt.Sprintf("operation %d: %s", n, pe.Detail)}
 	}
-	return fmt.Errorf("patch: operation %d: %w", i+1, err)
+	return fmt.Errorf("patch: operation %d: %w", n, err)
 }
 
 // target is what one operation (or one key of a path-less value) addresses.
@@ -84,11 +89,11 @@ type engine struct {
 }
 
 func (e *engine) apply(op Operation) error {
-	name := strings.ToLower(strings.TrimSpace(op.Op))
+	name := op.Op
 	switch name {
 	case OpAdd, OpReplace, OpRemove:
 	default:
-		return errf(InvalidSyntax, "op %q is not add, remove or replace", op.Op)
+		return errf(InvalidSyntax, "op %q is not add, remove or replace (RFC 7644 op names are lower-case)", op.Op)
 	}
 	path := strings.TrimSpace(op.Path)
 	if path == "" {
@@ -122,11 +127,12 @@ func (e *engine) apply(op Operation) error {
 	return e.applyTarget(name, t, op.Value, op.HasValue)
 }
 
-// pathless applies an add or replace without a path: every key of the object
-// is an attribute name, an attribute path (dotted, URN-qualified, or even a
-// value path) or an extension URN whose value is an object of its attributes.
-// Keys are applied in sorted order so that "name" comes before "name.givenName"
-// and the result does not depend on map order.
+// pathless applies an add or replace without a path (RFC 7644 §3.5.2.1,
+// §3.5.2.3): every key of the object is a top-level attribute name or an
+// extension URN whose value is an object of its attributes. (Dotted and
+// URN-qualified attribute paths as keys are Entra's; scim/entra splits them
+// into operations with paths.) Keys are applied in sorted order so that the
+// result does not depend on map order.
 func (e *engine) pathless(op string, v any) error {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -159,30 +165,20 @@ func (e *engine) pathless(op string, v any) error {
 	return nil
 }
 
-// resolveKey resolves a key of a path-less value.
+// resolveKey resolves a key of a path-less value: a top-level core or common
+// attribute name (case-insensitive).
 func (e *engine) resolveKey(k string) (target, error) {
-	if strings.ContainsRune(k, '[') {
-		pe, err := query.ParsePath(e.rt, k)
-		if err != nil {
-			return target{}, errf(InvalidValue, "%q is not an attribute path", k)
-		}
-		t := target{urn: pe.Path.URN, attr: pe.Path.Attr, sub: pe.Sub, filter: pe.Filter}
-		if t.sub == nil {
-			t.sub = pe.Path.Sub
-		}
-		return t, nil
+	a := e.rt.Attribute(k)
+	if a == nil {
+		return target{}, errf(InvalidValue, "unknown attribute %q (a path-less value is keyed by attribute names)", k)
 	}
-	p, err := e.rt.ResolvePath(k)
-	if err != nil {
-		return target{}, errf(InvalidValue, "unknown attribute %q", k)
-	}
-	return target{urn: p.URN, attr: p.Attr, sub: p.Sub}, nil
+	return target{attr: a}, nil
 }
 
 // extension applies an operation whose path (or path-less key) is an
 // extension URN. add and replace take an object of the extension's attributes
-// (keys may be dotted paths); null or "" clears the extension; remove removes
-// all of its attributes.
+// (keys may be dotted paths); null clears the extension; remove removes all
+// of its attributes.
 func (e *engine) extension(op string, ext *schemas.Extension, v any, hasValue bool) error {
 	urn := ext.Schema.ID
 	if op == OpRemove || clearValue(v) {
@@ -285,27 +281,7 @@ func (e *engine) clear(t target, requiredErr string) error {
 func (e *engine) remove(t target, v any, hasValue bool) error {
 	a := t.attr
 	if a.MultiValued && hasValue && v != nil {
-		// Non-RFC "remove with a value list" (Entra's members form,
-		// generalised): remove only the elements that match a listed
-		// value; an empty list removes nothing.
-		want, _, err := coerceMulti(a, v)
-		if err != nil {
-			return err
-		}
-		if len(want) == 0 {
-			return nil
-		}
-		if !a.IsComplex() {
-			return e.removeValues(t, want)
-		}
-		return e.removeElements(t, func(el map[string]any) bool {
-			for _, w := range want {
-				if subsetMatch(a, el, w.(map[string]any)) {
-					return true
-				}
-			}
-			return false
-		})
+		return e.removeListed(t, v)
 	}
 	if e.get(t.urn, a) == nil {
 		if a.Required {
@@ -314,6 +290,31 @@ func (e *engine) remove(t target, v any, hasValue bool) error {
 		return nil
 	}
 	return e.clear(t, Mutability)
+}
+
+// removeListed is the non-destructive reading of a remove that carries a
+// value list (see the package documentation): only the elements that match a
+// listed value go; an empty list removes nothing.
+func (e *engine) removeListed(t target, v any) error {
+	a := t.attr
+	want, _, err := coerceMulti(a, v)
+	if err != nil {
+		return err
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	if !a.IsComplex() {
+		return e.removeValues(t, want)
+	}
+	return e.removeElements(t, func(el map[string]any) bool {
+		for _, w := range want {
+			if subsetMatch(a, el, w.(map[string]any)) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // setMulti is add or replace of a whole multi-valued attribute.
@@ -435,14 +436,24 @@ func (e *engine) everyElement(op string, t target, v any) error {
 // filtered is an op on a multi-valued complex attribute with a value filter.
 func (e *engine) filtered(op string, t target, v any) error {
 	f := t.filter
-	var create map[string]any
-	if op != OpRemove {
-		terms := map[string]any{}
-		if eqTerms(f, terms) {
-			create = terms
-		}
+	return e.onElements(op, t, v, func(el map[string]any) bool { return query.MatchElement(f, el) }, createFromFilter(op, f))
+}
+
+// createFromFilter is the element an add or replace with value filter f
+// creates when no element matches (Entra's `emails[type eq "work"].value`
+// on a user without a work email; RFC replace would answer noTarget): the
+// filter's eq terms. nil (noTarget) for remove and for filters with no
+// usable eq terms. This tolerance stays in Apply because whether anything
+// matches depends on the current resource.
+func createFromFilter(op string, f query.Filter) map[string]any {
+	if op == OpRemove {
+		return nil
 	}
-	return e.onElements(op, t, v, func(el map[string]any) bool { return query.MatchElement(f, el) }, create)
+	terms := map[string]any{}
+	if !eqTerms(f, terms) {
+		return nil
+	}
+	return terms
 }
 
 // onElements applies op to the elements of t.attr that match. When nothing

@@ -3,40 +3,50 @@
 // store.Resource), returning the new Attrs and, for groups, the membership
 // delta. It does no I/O and never mutates its input.
 //
-// Besides the RFC it accepts what Microsoft Entra ID sends (see
-// docs/entra-and-graph.md §1.5): op names in any case, string booleans,
-// path-less values keyed by dotted or URN-qualified attribute paths, value-path
-// targets that create the element they name when nothing matches, the manager
-// forms, non-RFC member removal with a value list, and null or "" as "clear".
+// Apply implements the RFC. The Microsoft Entra ID dialect (op names in any
+// case, "True"/"False" strings, path-less values keyed by dotted or URN
+// paths, the manager forms, member removal with a value list, "" as "clear",
+// roles as JSON strings) is turned into RFC form beforehand by the scim/entra
+// normaliser (entra.ParsePatch = ParseRequest + entra.NormalizePatch); call
+// that, not ParseRequest alone, in front of Apply for client traffic.
 //
-// Decisions worth knowing:
+// The few tolerances that need the current resource, and so cannot live in a
+// request-only normaliser, are in Apply and named as such:
 //
-//   - Group members never live in Attrs; member operations only build the
-//     store.MemberDelta. `remove members` with a value list removes only the
-//     listed ids (Entra's default form); with an EMPTY list it is a no-op,
-//     never a wipe; without a value (or with null) it removes every member
-//     (RFC). `members[value eq "x"]` and or-chains of `value eq` terms are
-//     turned into ids directly (exact id match, no member list needed); any
-//     other member filter is evaluated with query.MatchElement against
-//     Options.Members plus the members added earlier in the request.
-//   - add/replace with a value filter that matches nothing creates the element
-//     from the filter's `eq` terms (`emails[type eq "work"].value` creates
-//     {"type":"work","value":…}); when the filter has no usable eq terms
-//     (or, not, other operators) it fails with noTarget. Replacing matched
-//     elements without a sub-attribute keeps the filter's eq terms, so
-//     `replace emails[type eq "work"]` with {"value":"x"} keeps type "work".
+//   - createFromFilter: add/replace with a value filter that matches nothing
+//     creates the element from the filter's eq terms
+//     (`emails[type eq "work"].value` creates {"type":"work","value":…}, as
+//     Entra and its validator expect; RFC replace would say noTarget); when
+//     the filter has no usable eq terms (or, not, other operators) it fails
+//     with noTarget. Replacing matched elements without a sub-attribute keeps
+//     the filter's eq terms, so `replace emails[type eq "work"]` with
+//     {"value":"x"} keeps type "work".
+//   - filteredSingle: a value filter on a single-valued complex attribute
+//     (`remove urn:…:manager[value eq "id"]`) applies only when the current
+//     value matches; remove is then a no-op otherwise.
 //   - remove with a filter that matches nothing is a no-op (idempotent for
 //     Entra's retries) rather than noTarget.
+//   - removeListed: remove of a multi-valued attribute WITH a non-null value
+//     list removes only the listed elements (for complex attributes, those
+//     matching every listed sub-attribute); an empty list is a no-op. The RFC
+//     gives remove no value, and reading it as "remove all" would let a
+//     malformed request wipe an attribute (or a group's members), so Apply
+//     never does. Only remove without a value (or with null) removes all.
+//
+// Other decisions worth knowing:
+//
+//   - Group members never live in Attrs; member operations only build the
+//     store.MemberDelta. `members[value eq "x"]` and or-chains of `value eq`
+//     terms are turned into ids directly (exact id match, no member list
+//     needed); any other member filter is evaluated with query.MatchElement
+//     against Options.Members plus the members added earlier in the request.
 //   - replace of a single-valued complex attribute (name, manager) replaces
 //     the whole value, as the brief asks (RFC 7644 §3.5.2.3 would merge);
 //     add merges.
-//   - null or "" clears the target; on a required attribute it is
+//   - null clears the target (RFC 7643 §2.5); on a required attribute it is
 //     invalidValue. Clearing (or removing) the "value" of a multi-valued
-//     element removes the element, so `replace emails[type eq "work"].value ""`
-//     leaves no empty {"type":"work"} behind. An add of [] is a no-op.
-//   - remove of a multi-valued complex attribute with a non-empty value list
-//     removes only the elements matching every listed sub-attribute (the
-//     members form, generalised); an empty list is a no-op.
+//     element removes the element, so `replace emails[type eq "work"].value
+//     null` leaves no empty {"type":"work"} behind. An add of [] is a no-op.
 //   - readOnly sub-attributes inside a complex value (manager.displayName,
 //     members.display) are dropped silently; a path naming a readOnly
 //     attribute or sub-attribute is a mutability error.
@@ -54,7 +64,7 @@ import (
 // PatchOpURN is the schema URN of a PATCH request body.
 const PatchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-// Operation names, as ParseRequest normalises them.
+// Operation names (RFC 7644 §3.5.2). Apply accepts exactly these.
 const (
 	OpAdd     = "add"
 	OpRemove  = "remove"
@@ -72,13 +82,15 @@ const (
 
 // Operation is one decoded PATCH operation. Value is decoded JSON
 // (map[string]any, []any, string, float64, bool or nil); HasValue tells an
-// explicit null from an absent value. Op is matched case-insensitively and
-// Path "" means no path.
+// explicit null from an absent value. Path "" means no path. Index is the
+// 1-based position of the operation in the request it came from (0: unknown),
+// kept by normalisers that split one operation into several, for errors.
 type Operation struct {
 	Op       string
 	Path     string
 	Value    any
 	HasValue bool
+	Index    int
 }
 
 // Error is a PATCH error that becomes a 400 SCIM error with ScimType.
@@ -95,9 +107,10 @@ func errf(scimType, format string, args ...any) *Error {
 
 // ParseRequest decodes a PatchOp request body: schemas must contain PatchOpURN,
 // Operations must be a non-empty array of objects, each with a string op that
-// is add, remove or replace in any case (returned lower-cased) and an optional
-// string path. Keys are matched case-insensitively. Errors are *Error with
-// ScimType invalidSyntax.
+// is add, remove or replace in any case (returned as sent, trimmed: folding
+// the case is the normaliser's job) and an optional string path. JSON keys
+// are matched case-insensitively. Errors are *Error with ScimType
+// invalidSyntax.
 func ParseRequest(body []byte) ([]Operation, error) {
 	var req struct {
 		Schemas    []string          `json:"schemas"`
@@ -125,6 +138,7 @@ func ParseRequest(body []byte) ([]Operation, error) {
 		if err != nil {
 			return nil, errf(InvalidSyntax, "operation %d: %s", i+1, err)
 		}
+		op.Index = i + 1
 		ops = append(ops, op)
 	}
 	return ops, nil
@@ -155,7 +169,7 @@ func parseOperation(raw json.RawMessage) (Operation, error) {
 			if err := json.Unmarshal(v, &s); err != nil {
 				return Operation{}, fmt.Errorf("op must be a string")
 			}
-			op.Op, haveOp = strings.ToLower(strings.TrimSpace(s)), true
+			op.Op, haveOp = strings.TrimSpace(s), true
 		case "path":
 			var s *string
 			if err := json.Unmarshal(v, &s); err != nil {
@@ -175,7 +189,7 @@ func parseOperation(raw json.RawMessage) (Operation, error) {
 	if !haveOp {
 		return Operation{}, fmt.Errorf("op is missing")
 	}
-	switch op.Op {
+	switch strings.ToLower(op.Op) {
 	case OpAdd, OpRemove, OpReplace:
 	default:
 		return Operation{}, fmt.Errorf("op %q is not add, remove or replace", op.Op)

@@ -9,14 +9,9 @@ import (
 	"github.com/scimbridge/scimbridge/schemas"
 )
 
-// clearValue reports whether v means "no value": null or "".
-func clearValue(v any) bool {
-	if v == nil {
-		return true
-	}
-	s, ok := v.(string)
-	return ok && s == ""
-}
+// clearValue reports whether v means "no value": null (RFC 7643 §2.5). ""
+// is Entra's way of saying the same; scim/entra turns it into null.
+func clearValue(v any) bool { return v == nil }
 
 // coerceScalar checks v against a simple (non-complex) attribute's type and
 // returns it in stored form. clear is true for null and "".
@@ -33,16 +28,8 @@ func coerceScalar(a *schemas.Attribute, v any) (out any, clear bool, err error) 
 	}
 	switch a.Type {
 	case schemas.TypeBoolean:
-		switch x := v.(type) {
-		case bool:
+		if x, ok := v.(bool); ok {
 			return x, false, nil
-		case string:
-			if strings.EqualFold(x, "true") {
-				return true, false, nil
-			}
-			if strings.EqualFold(x, "false") {
-				return false, false, nil
-			}
 		}
 		return nil, false, errf(InvalidValue, "%s must be a boolean", a.Name)
 	case schemas.TypeInteger:
@@ -108,11 +95,10 @@ func dropNils(m map[string]any) map[string]any {
 	return m
 }
 
-// coerceSingleComplex coerces the value of a single-valued complex attribute,
-// accepting Entra's manager forms when the attribute has a "value"
-// sub-attribute: a plain string id, an object, or a one-element array. The
-// result may hold nils (unset); clear is true for null, "", [] or an object
-// with nothing in it.
+// coerceSingleComplex coerces the value of a single-valued complex attribute:
+// an object. (Entra's manager forms, a plain string id or a one-element
+// array, are turned into objects by scim/entra.) The result may hold nils
+// (unset); clear is true for null or an object with nothing in it.
 func coerceSingleComplex(a *schemas.Attribute, v any) (map[string]any, bool, error) {
 	if clearValue(v) {
 		return nil, true, nil
@@ -125,20 +111,7 @@ func coerceSingleComplex(a *schemas.Attribute, v any) (map[string]any, bool, err
 		}
 		return m, len(m) == 0, nil
 	case []any:
-		switch len(x) {
-		case 0:
-			return nil, true, nil
-		case 1:
-			if _, nested := x[0].([]any); !nested {
-				return coerceSingleComplex(a, x[0])
-			}
-		}
 		return nil, false, errf(InvalidValue, "%s is single-valued", a.Name)
-	case string:
-		if sub := a.Sub("value"); sub != nil {
-			m, err := coerceObject(a, map[string]any{sub.Name: x})
-			return m, false, err
-		}
 	}
 	return nil, false, errf(InvalidValue, "%s must be an object", a.Name)
 }

@@ -25,11 +25,12 @@ const (
 		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateResource = `UPDATE resources SET version = ?, last_modified = ?, external_id = ?, user_name_lc = ?,
 		display_name_lc = ?, display = ?, active = ?, doc = ? WHERE tenant = ? AND id = ?`
+	qUpdateDoc      = `UPDATE resources SET version = ?, last_modified = ?, doc = ? WHERE tenant = ? AND id = ?`
 	qTouchResource  = `UPDATE resources SET version = ?, last_modified = ? WHERE tenant = ? AND id = ?`
 	qDeleteResource = `DELETE FROM resources WHERE tenant = ? AND id = ?`
 
 	qDeleteEmails = `DELETE FROM emails WHERE tenant = ? AND id = ?`
-	qInsertEmails = `INSERT OR IGNORE INTO emails (tenant, id, value_lc) SELECT ?, ?, value FROM json_each(?)`
+	qInsertEmail  = `INSERT OR IGNORE INTO emails (tenant, id, value_lc) VALUES (?, ?, ?)`
 
 	// Only ids of existing resources of the tenant, never the group itself.
 	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id, member_kind)
@@ -47,8 +48,8 @@ const (
 )
 
 var writeQueries = []string{
-	qGet, qInsertResource, qUpdateResource, qTouchResource, qDeleteResource,
-	qDeleteEmails, qInsertEmails, qAddMembers, qRemoveMembers, qKeepMembers,
+	qGet, qInsertResource, qUpdateResource, qUpdateDoc, qTouchResource, qDeleteResource,
+	qDeleteEmails, qInsertEmail, qAddMembers, qRemoveMembers, qKeepMembers,
 	qDeleteGroupMembers, qDeleteMemberships, qInsertJournal,
 	qPutStateAny, qPutStateNew, qPutStateIf, qDeleteState, qAcquireLease,
 }
@@ -87,7 +88,7 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 	for i, m := range members {
 		ids[i] = m.Value
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := s.txExec(ctx, tx, qInsertResource, r.Tenant, r.ID, string(r.Kind),
 			r.Created.UnixNano(), r.LastModified.UnixNano(),
 			sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, doc); err != nil {
@@ -126,10 +127,22 @@ func (s *Store) Get(ctx context.Context, ref store.Ref) (store.Resource, error) 
 
 // Update applies fn in a write transaction; see store.Store. It returns
 // store.ErrNotFound, a *store.ConflictError, or fn's error as is.
+//
+// fn runs on the writer goroutine, inside the group-commit transaction, in a
+// savepoint of its own: it gets the row as the earlier requests of its batch
+// left it (the row is read through the transaction), and its failure rolls
+// back its own request only. While fn runs, no other write proceeds, so fn
+// must be quick, and it must NEVER call a write method of the store (Create,
+// Update, Delete, PutState, DeleteState, AcquireLease): that request would
+// queue behind fn's own and wait for it forever. Read methods are fine: they
+// use the separate read pool and see committed state only (for Members, the
+// writer makes sure that this includes the earlier requests of the batch;
+// see Members). fn may be called more than once.
 func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) (store.Resource, error) {
 	var out store.Resource
 	var fnErr error
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out, fnErr = store.Resource{}, nil // a retry runs this again
 		st, err := s.txStmt(ctx, tx, qGet)
 		if err != nil {
 			return err
@@ -138,7 +151,9 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		if err != nil {
 			return err
 		}
-		r := cur // cur.Attrs is freshly decoded: fn gets a private copy
+		oldSh := shadows(ref.Kind, cur.Attrs) // taken before fn changes the map
+		// cur.Attrs is freshly decoded: fn gets a private copy.
+		r := cur
 		delta, err := fn(&r)
 		if err != nil {
 			fnErr = err
@@ -164,19 +179,27 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		}
 		out = r
 		if !changed && len(added) == 0 && len(removed) == 0 {
-			return errUnchanged
+			return nil // nothing to write; the version stays
 		}
 		now := s.now().UTC()
 		r.Version++
 		r.LastModified = now
 		if changed {
+			// SQLite rewrites the index entries of every column an UPDATE
+			// assigns, changed or not: leave the shadow columns and the
+			// emails alone unless they change, as most PATCHes go.
 			sh := shadows(ref.Kind, r.Attrs)
-			if _, err := s.txExec(ctx, tx, qUpdateResource, r.Version, now.UnixNano(),
-				sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, newDoc,
-				ref.Tenant, ref.ID); err != nil {
+			if sh.sameColumns(oldSh) {
+				_, err = s.txExec(ctx, tx, qUpdateDoc, r.Version, now.UnixNano(), newDoc, ref.Tenant, ref.ID)
+			} else {
+				_, err = s.txExec(ctx, tx, qUpdateResource, r.Version, now.UnixNano(),
+					sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, newDoc,
+					ref.Tenant, ref.ID)
+			}
+			if err != nil {
 				return mapErr(err)
 			}
-			if ref.Kind == store.User {
+			if ref.Kind == store.User && !slices.Equal(sh.emails, oldSh.emails) {
 				if _, err := s.txExec(ctx, tx, qDeleteEmails, ref.Tenant, ref.ID); err != nil {
 					return err
 				}
@@ -191,7 +214,7 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		return s.journal(ctx, tx, ref, store.OpUpdate, r.Version, now, added, removed)
 	})
 	switch {
-	case err == nil, errors.Is(err, errUnchanged):
+	case err == nil:
 		return out, nil
 	case fnErr != nil:
 		return store.Resource{}, fnErr
@@ -263,7 +286,7 @@ func (s *Store) memberRows(ctx context.Context, tx *sql.Tx, q, tenant, group str
 // Delete removes a resource and its memberships; see store.Store. It
 // returns store.ErrNotFound or store.ErrPrecondition.
 func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := s.txStmt(ctx, tx, qGet)
 		if err != nil {
 			return err
@@ -328,12 +351,18 @@ func (s *Store) insertEmails(ctx context.Context, tx *sql.Tx, ref store.Ref, ema
 	if len(emails) == 0 {
 		return nil
 	}
-	arg, err := json.Marshal(emails)
+	// One prepared INSERT per address (usually one) is cheaper than
+	// handing SQLite a JSON array to take apart.
+	st, err := s.txStmt(ctx, tx, qInsertEmail)
 	if err != nil {
 		return err
 	}
-	_, err = s.txExec(ctx, tx, qInsertEmails, ref.Tenant, ref.ID, string(arg))
-	return err
+	for _, e := range emails {
+		if _, err := st.ExecContext(ctx, ref.Tenant, ref.ID, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) journal(ctx context.Context, tx *sql.Tx, ref store.Ref, op store.ChangeOp, version int64, at time.Time, added, removed []string) error {
@@ -393,6 +422,12 @@ func checkKind(k store.Kind) error {
 type shadow struct {
 	externalID, userName, displayName, display, active any
 	emails                                             []string
+}
+
+// sameColumns reports whether sh and o hold the same resources columns.
+func (sh shadow) sameColumns(o shadow) bool {
+	return sh.externalID == o.externalID && sh.userName == o.userName &&
+		sh.displayName == o.displayName && sh.display == o.display && sh.active == o.active
 }
 
 func shadows(kind store.Kind, attrs map[string]any) shadow {

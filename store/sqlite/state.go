@@ -30,7 +30,14 @@ const (
 
 // Members lists a group's members ordered by id; see store.Store. It
 // returns store.ErrNotFound if the group does not exist.
+//
+// Members reads committed state through the read pool. An Update fn may call
+// it (a PATCH with a members filter does): the writer then notices the call
+// and, if earlier requests of its batch are not committed yet, commits them
+// first and calls fn again, so that fn never works from a membership that
+// misses a write acknowledged before its own.
 func (s *Store) Members(ctx context.Context, group store.Ref, after string, limit int) ([]store.Member, error) {
+	s.memberReads.Add(1)
 	if err := s.checkExists(ctx, group); err != nil {
 		return nil, fmt.Errorf("sqlite members: %w", err)
 	}
@@ -166,7 +173,7 @@ func (s *Store) PutState(ctx context.Context, tenant, key string, value []byte, 
 		value = []byte{}
 	}
 	var version int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var st *sql.Stmt
 		var err error
 		args := []any{tenant, key, value}
@@ -200,7 +207,7 @@ func (s *Store) PutState(ctx context.Context, tenant, key string, value []byte, 
 
 // DeleteState removes a state entry if present.
 func (s *Store) DeleteState(ctx context.Context, tenant, key string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.txExec(ctx, tx, qDeleteState, tenant, key)
 		return err
 	})
@@ -238,7 +245,7 @@ func (s *Store) ListState(ctx context.Context, tenant, prefix string) ([]store.S
 // AcquireLease takes or renews a lease; see store.Store.
 func (s *Store) AcquireLease(ctx context.Context, tenant, name, holder string, ttl time.Duration) (bool, error) {
 	var ok bool
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := s.now()
 		rows, err := s.txQuery(ctx, tx, qAcquireLease, tenant, name, holder, now.Add(ttl).UnixNano(), now.UnixNano())
 		if err != nil {

@@ -1,0 +1,436 @@
+package scim
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// OAuth 2.0 client credentials (RFC 6749 §4.4) for Entra ID provisioning.
+//
+// Each tenant with OAuthClients configured serves a token endpoint at
+// {tenant base}/oauth/token, i.e. POST /scim/v2/oauth/token for the default
+// tenant and POST /tenants/{name}/scim/v2/oauth/token for the others. It
+// needs no bearer token. The request is application/x-www-form-urlencoded
+// with grant_type=client_credentials and the client's credentials either in
+// the body (client_id, client_secret) or in an HTTP Basic header whose user
+// and password are form-URL-encoded (client_secret_basic, RFC 6749 §2.3.1).
+//
+// Access tokens are opaque random strings ("scbo_…"). Only their SHA-256 is
+// stored, as the state entry "oauth/<hex sha256>" of the tenant holding the
+// client id and expiry, so every replica sharing the store accepts them and
+// they survive restarts. A replica caches a validated token in memory for at
+// most oauthCacheTTL (never past its expiry); RevokeOAuthTokens therefore
+// takes effect everywhere within that time. Removing a client from the
+// configuration invalidates its tokens at once.
+
+// OAuthClient is a client allowed to obtain access tokens for a tenant.
+type OAuthClient struct {
+	ID string
+	// SecretHashes are SHA-256 hashes (HashToken) of the client's secrets;
+	// each is accepted, so a secret can be rotated without downtime.
+	SecretHashes [][32]byte
+}
+
+const (
+	// DefaultTokenLifetime, MinTokenLifetime and MaxTokenLifetime bound the
+	// lifetime of OAuth access tokens (Entra requires 60 minutes to 6 hours).
+	DefaultTokenLifetime = time.Hour
+	MinTokenLifetime     = time.Hour
+	MaxTokenLifetime     = 6 * time.Hour
+
+	oauthTokenPrefix = "scbo_"
+	oauthStatePrefix = "oauth/"
+	// oauthCacheTTL bounds how long a replica trusts a validated token (or
+	// JWT) without looking again; revocation takes at most this long.
+	oauthCacheTTL = 30 * time.Second
+	// maxAuthCache bounds the per-tenant cache of validated tokens.
+	maxAuthCache = 10000
+	// oauthPruneInterval: expired token records are deleted from the store
+	// at most this often per tenant, when a token is issued.
+	oauthPruneInterval = 10 * time.Minute
+	// maxTokenRequest caps the token request body.
+	maxTokenRequest = 64 << 10
+)
+
+// oauthRecord is the stored value of an issued access token.
+type oauthRecord struct {
+	Client  string    `json:"client"`
+	Issued  time.Time `json:"issued"`
+	Expires time.Time `json:"expires"`
+}
+
+// ValidateTokenLifetime reports whether d is an acceptable access-token
+// lifetime; 0 means DefaultTokenLifetime.
+func ValidateTokenLifetime(d time.Duration) error {
+	if d != 0 && (d < MinTokenLifetime || d > MaxTokenLifetime) {
+		return fmt.Errorf("token lifetime %s is outside %s..%s", d, MinTokenLifetime, MaxTokenLifetime)
+	}
+	return nil
+}
+
+// configure adds one Tenant entry's OAuth and JWT settings to t.
+func (t *tenantAuth) configure(c Tenant, now func() time.Time, log *slog.Logger) error {
+	if now == nil {
+		now = time.Now
+	}
+	t.now = now
+	if err := ValidateTokenLifetime(c.TokenLifetime); err != nil {
+		return fmt.Errorf("scim: tenant %q: %w", c.Name, err)
+	}
+	if c.TokenLifetime != 0 {
+		t.lifetime = c.TokenLifetime
+	}
+	for _, cl := range c.OAuthClients {
+		if cl.ID == "" || len(cl.SecretHashes) == 0 {
+			return fmt.Errorf("scim: tenant %q: an OAuth client needs an id and at least one secret", c.Name)
+		}
+		if t.client(cl.ID) != nil {
+			return fmt.Errorf("scim: tenant %q: duplicate OAuth client %q", c.Name, cl.ID)
+		}
+		t.clients = append(t.clients, cl)
+	}
+	if c.EntraJWT != nil {
+		v, err := newJWTVerifier(c.EntraJWT, now, log)
+		if err != nil {
+			return fmt.Errorf("scim: tenant %q: %w", c.Name, err)
+		}
+		t.jwt = v
+	}
+	return nil
+}
+
+func (t *tenantAuth) client(id string) *OAuthClient {
+	for i := range t.clients {
+		if t.clients[i].ID == id {
+			return &t.clients[i]
+		}
+	}
+	return nil
+}
+
+func (t *tenantAuth) tokenLifetime() time.Duration {
+	if t.lifetime == 0 {
+		return DefaultTokenLifetime
+	}
+	return t.lifetime
+}
+
+// authClient returns the id of the client that ids and secrets (candidate
+// spellings of one credential) authenticate, comparing secret hashes in
+// constant time.
+func (t *tenantAuth) authClient(ids, secrets []string) (string, bool) {
+	hs := make([][32]byte, len(secrets))
+	for i, s := range secrets {
+		hs[i] = sha256.Sum256([]byte(s))
+	}
+	found := ""
+	for _, c := range t.clients {
+		idOK := 0
+		for _, id := range ids {
+			idOK |= subtle.ConstantTimeCompare([]byte(id), []byte(c.ID))
+		}
+		secOK := 0
+		for _, want := range c.SecretHashes {
+			for _, h := range hs {
+				secOK |= subtle.ConstantTimeCompare(h[:], want[:])
+			}
+		}
+		if idOK&secOK == 1 && found == "" {
+			found = c.ID
+		}
+	}
+	return found, found != ""
+}
+
+// cached reports whether h was validated recently and is still unexpired.
+func (t *tenantAuth) cached(h [32]byte) bool {
+	t.cmu.RLock()
+	until, ok := t.cache[h]
+	t.cmu.RUnlock()
+	return ok && t.now().Before(until)
+}
+
+// remember caches a validated token until min(exp, now+oauthCacheTTL).
+func (t *tenantAuth) remember(h [32]byte, exp time.Time) {
+	now := t.now()
+	until := now.Add(oauthCacheTTL)
+	if exp.Before(until) {
+		until = exp
+	}
+	if !now.Before(until) {
+		return
+	}
+	t.cmu.Lock()
+	defer t.cmu.Unlock()
+	if t.cache == nil {
+		t.cache = map[[32]byte]time.Time{}
+	}
+	if len(t.cache) >= maxAuthCache {
+		for k, u := range t.cache {
+			if !now.Before(u) {
+				delete(t.cache, k)
+			}
+		}
+		if len(t.cache) >= maxAuthCache {
+			clear(t.cache)
+		}
+	}
+	t.cache[h] = until
+}
+
+// checkOAuth looks an access token up in the store.
+func (s *server) checkOAuth(ctx context.Context, t *tenantAuth, h [32]byte) (bool, error) {
+	e, err := s.st.GetState(ctx, t.name, oauthStatePrefix+hex.EncodeToString(h[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var rec oauthRecord
+	if err := json.Unmarshal(e.Value, &rec); err != nil {
+		return false, nil
+	}
+	if !t.now().Before(rec.Expires) || t.client(rec.Client) == nil {
+		return false, nil
+	}
+	t.remember(h, rec.Expires)
+	return true, nil
+}
+
+// oauthError is an RFC 6749 §5.2 error response.
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="scimbridge"`)
+	}
+	b, _ := json.Marshal(map[string]string{"error": code, "error_description": desc})
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// oauthToken serves the client-credentials token endpoint.
+func (s *server) oauthToken(w http.ResponseWriter, r *http.Request) {
+	name, ok := mux.Vars(r)["tenant"]
+	if !ok {
+		name = DefaultTenant
+	}
+	t := s.tenants[name]
+	if t == nil || len(t.clients) == 0 {
+		writeAPIError(w, errStatus(http.StatusNotFound, "No such endpoint."))
+		return
+	}
+	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		info.tenant = name
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "The request must be application/x-www-form-urlencoded.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequest)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+		return
+	}
+	form := r.PostForm // parameters in the URI are not honoured (RFC 6749 §3.2)
+	for k, v := range form {
+		if len(v) > 1 {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "Parameter "+strconv.Quote(k)+" is repeated.")
+			return
+		}
+	}
+	switch gt := form.Get("grant_type"); gt {
+	case "client_credentials":
+	case "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required.")
+		return
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only client_credentials is supported.")
+		return
+	}
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client assertions are not supported; use a client secret.")
+		return
+	}
+
+	var ids, secrets []string
+	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
+	if r.Header.Get("Authorization") != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "Unsupported client authentication.")
+			return
+		}
+		// RFC 6749 §2.3.1 form-encodes both before Basic; accept the raw
+		// spelling too for clients that skip that step.
+		ids, secrets = formDecoded(user), formDecoded(pass)
+		if (bodyID != "" && !contains(ids, bodyID)) || (bodySecret != "" && !contains(secrets, bodySecret)) {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "Client credentials in the header and the body differ.")
+			return
+		}
+	} else {
+		if bodyID == "" || bodySecret == "" {
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication is required.")
+			return
+		}
+		ids, secrets = []string{bodyID}, []string{bodySecret}
+	}
+	clientID, ok := t.authClient(ids, secrets)
+	if !ok {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		return
+	}
+
+	tok, exp, err := s.issueOAuthToken(r.Context(), t, clientID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "issuing access token failed", "tenant", name, "error", err)
+		oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued; try again later.")
+		return
+	}
+	s.pruneOAuth(r.Context(), t)
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	b, _ := json.Marshal(map[string]any{
+		"access_token": tok,
+		"token_type":   "Bearer",
+		"expires_in":   int64(exp / time.Second),
+	})
+	_, _ = w.Write(b)
+}
+
+func formDecoded(s string) []string {
+	d, err := url.QueryUnescape(s)
+	if err != nil || d == s {
+		return []string{s}
+	}
+	return []string{d, s}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// issueOAuthToken stores a new access token's hash for the client.
+func (s *server) issueOAuthToken(ctx context.Context, t *tenantAuth, clientID string) (string, time.Duration, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", 0, err
+	}
+	tok := oauthTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	h := HashToken(tok)
+	now := t.now().UTC()
+	life := t.tokenLifetime()
+	v, _ := json.Marshal(oauthRecord{Client: clientID, Issued: now, Expires: now.Add(life)})
+	if _, err := s.st.PutState(ctx, t.name, oauthStatePrefix+hex.EncodeToString(h[:]), v, 0); err != nil {
+		return "", 0, err
+	}
+	return tok, life, nil
+}
+
+// pruneOAuth deletes expired token records, at most every
+// oauthPruneInterval per tenant and replica; failures are only logged.
+func (s *server) pruneOAuth(ctx context.Context, t *tenantAuth) {
+	now := t.now()
+	t.cmu.Lock()
+	due := t.prunedAt.IsZero() || now.Sub(t.prunedAt) >= oauthPruneInterval
+	if due {
+		t.prunedAt = now
+	}
+	t.cmu.Unlock()
+	if !due {
+		return
+	}
+	if _, err := pruneOAuthTokens(ctx, s.st, t.name, func(rec oauthRecord) bool { return !now.Before(rec.Expires) }); err != nil {
+		s.log.WarnContext(ctx, "pruning expired access tokens failed", "tenant", t.name, "error", err)
+	}
+}
+
+// RevokeOAuthTokens deletes the stored OAuth access tokens of tenant issued
+// to clientID ("" = every client) and returns how many it deleted. Replicas
+// that validated one of them in the last 30 seconds may accept it until
+// their cache entry expires.
+func RevokeOAuthTokens(ctx context.Context, st store.Store, tenant, clientID string) (int, error) {
+	return pruneOAuthTokens(ctx, st, tenant, func(rec oauthRecord) bool {
+		return clientID == "" || rec.Client == clientID
+	})
+}
+
+func pruneOAuthTokens(ctx context.Context, st store.Store, tenant string, drop func(oauthRecord) bool) (int, error) {
+	entries, err := st.ListState(ctx, tenant, oauthStatePrefix)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		var rec oauthRecord
+		if json.Unmarshal(e.Value, &rec) == nil && !drop(rec) {
+			continue
+		}
+		if err := st.DeleteState(ctx, tenant, e.Key); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// withOAuthScheme adds the client-credentials scheme to the
+// ServiceProviderConfig's authenticationSchemes when the request's tenant
+// has OAuth clients or accepts Entra JWTs.
+func (s *server) withOAuthScheme(r *http.Request, schemes []any) []any {
+	t := s.tenants[tenantOf(r)]
+	if t == nil {
+		return schemes
+	}
+	if len(t.clients) > 0 {
+		schemes = append(schemes, map[string]any{
+			"type":        "oauth2",
+			"name":        "OAuth 2.0 Client Credentials",
+			"description": "Bearer access tokens from the client-credentials grant at " + s.base(r) + "/oauth/token (client_secret_basic or client_secret_post).",
+			"specUri":     "https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
+			"primary":     false,
+		})
+	}
+	if t.jwt != nil {
+		schemes = append(schemes, map[string]any{
+			"type":        "oauthbearertoken",
+			"name":        "Microsoft Entra ID JWT",
+			"description": "Bearer JWTs issued by Microsoft Entra ID (RS256, issuer " + t.jwt.issuer + ", audience " + t.jwt.audience + ").",
+			"specUri":     "https://www.rfc-editor.org/rfc/rfc7519",
+			"primary":     false,
+		})
+	}
+	return schemes
+}

@@ -1,0 +1,62 @@
+// Package mongo is the MongoDB store backend (go.mongodb.org/mongo-driver/v2).
+// It runs on MongoDB, and on servers that lack multi-document transactions,
+// change streams and collations (FerretDB, Cosmos DB for MongoDB,
+// DocumentDB): it uses none of them.
+//
+// # Documents
+//
+// Each resource is one "head" document in the resources collection, keyed by
+// (tenant, id). Attrs are stored as JSON text; the indexed attributes are
+// copied into lower-cased shadow fields (un, dn, em, ext, act, c, m).
+// Uniqueness (userName, group displayName, externalId per kind) is enforced
+// by unique indexes on always-present key fields: a resource without the
+// attribute stores a per-resource dummy of another BSON type, so no partial
+// or sparse index is needed. Group memberships are one document per
+// (tenant, group, member) in the members collection; no document grows with
+// membership.
+//
+// # Writes and the journal (the outbox protocol)
+//
+// The only operations the protocol relies on to be atomic are single-document
+// inserts against unique indexes: FerretDB's SQLite backend, for one, does
+// not apply conditional updates atomically. A write of resource r goes
+// through these steps:
+//
+//  1. Claim: insert claims/<r, incarnation, v+1>. Only one writer can claim
+//     a version; a loser re-reads and calls fn again (optimistic
+//     concurrency). Creates need no claim: inserting the head is atomic.
+//  2. Write: replace the head with the new state, version v+1, pj = true and
+//     the outbox entry pend = {op, version, time, members added/removed}.
+//     This is the commit point. A uniqueness violation here releases the
+//     claim and returns a *store.ConflictError.
+//  3. Members: apply the membership delta recorded in pend (idempotent:
+//     inserts ignore duplicates, deletes of absent records are no-ops).
+//  4. Journal: insert the entry at the tenant's next sequence number. The
+//     journal's _id is (tenant, seq) and a unique index on ck = (r,
+//     incarnation, version) makes the insert exactly-once: a duplicate on
+//     _id means the seq is taken (try the next one), a duplicate on ck means
+//     the entry is already journaled.
+//  5. Clear: unset pj and pend (a delete removes the head instead).
+//
+// A write is acknowledged after step 5. While a head has pj set, other
+// writers of that resource wait, so per-resource journal order is version
+// order and a membership delta is computed only after the previous one was
+// applied. A head left with pj set by a crashed or killed writer is
+// finished (steps 3-5, all idempotent) by the next writer of the resource or
+// by recovery (at Open, periodically, and from Changes) once its lease has
+// expired; a claim left without a head write is discarded after the lease.
+// Hence every committed write gets exactly one journal entry.
+//
+// Sequence numbers are gap-free: a writer inserts seq s only when it knows
+// s-1 exists (it inserted or collided with it, or it was the maximum when
+// the tenant's counter was loaded), and entries are never removed. Changes
+// returns only the contiguous run afterSeq+1, afterSeq+2, … that it read,
+// so an entry that commits late always gets a sequence number larger than
+// any a reader has already been given: a reader never skips one.
+//
+// The lease (WithLease, default 30s) bounds how long a slow writer may take
+// between steps before others take over; a writer whose requests are
+// delayed by more than the lease could race with the helper that took over.
+// This is the usual assumption of lease-based protocols. On MongoDB the
+// head writes additionally carry the expected version in their filter.
+package mongo

@@ -1,0 +1,476 @@
+package mongo
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/query"
+)
+
+// termFields are the shadow fields of the indexed query fields.
+var termFields = map[string]string{
+	query.FieldID:           "id",
+	query.FieldExternalID:   "ext",
+	query.FieldUserName:     "un",
+	query.FieldDisplayName:  "dn",
+	query.FieldEmailValue:   "em",
+	query.FieldActive:       "act",
+	query.FieldCreated:      "c",
+	query.FieldLastModified: "m",
+}
+
+var mongoOps = map[query.Op]string{query.Gt: "$gt", query.Ge: "$gte", query.Lt: "$lt", query.Le: "$lte"}
+
+// Query lists the resources of one kind in a tenant matching q.Filter,
+// sorted and paged.
+//
+// The filter is planned with query.Plan: its indexed terms become the
+// MongoDB filter (members.value through the membership records). When the
+// terms express the whole filter and the order is creation order, MongoDB
+// counts and pages; otherwise the candidates are matched with query.Match
+// and sorted in memory.
+func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error) {
+	if err := checkKind(kind); err != nil {
+		return store.Page{}, fmt.Errorf("mongo query: %w", err)
+	}
+	terms, exact := query.Plan(q.Filter)
+	f := bson.D{{Key: "t", Value: tenant}, {Key: "k", Value: string(kind)}, {Key: "del", Value: false}}
+	for _, t := range terms {
+		c, err := s.termFilter(ctx, tenant, t)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("mongo query: %w", err)
+		}
+		f = append(f, c...)
+	}
+	offset := max(q.StartIndex, 1) - 1
+	count := max(q.Count, 0)
+	var sp sortPath
+	if q.SortBy != "" {
+		sp = s.sortPath(kind, q.SortBy)
+	}
+	order := bson.D{{Key: "t", Value: 1}, {Key: "k", Value: 1}, {Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "id", Value: 1}}
+	page := store.Page{Resources: []store.Resource{}}
+	if exact && sp.path.Attr == nil {
+		if count > 0 {
+			rs, err := s.find(ctx, f, options.Find().SetSort(order).SetSkip(int64(offset)).SetLimit(int64(count)))
+			if err != nil {
+				return store.Page{}, fmt.Errorf("mongo query: %w", err)
+			}
+			page.Resources = rs
+			if len(rs) < count && (len(rs) > 0 || offset == 0) {
+				page.Total = offset + len(rs)
+				return page, nil
+			}
+		}
+		n, err := s.res.CountDocuments(ctx, f)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("mongo query: %w", mapErr(err))
+		}
+		page.Total = int(n)
+		return page, nil
+	}
+	cands, err := s.find(ctx, f, options.Find().SetSort(order))
+	if err != nil {
+		return store.Page{}, fmt.Errorf("mongo query: %w", err)
+	}
+	matched := cands
+	if !exact {
+		matched = cands[:0]
+		for _, r := range cands {
+			if query.Match(q.Filter, s.subject(ctx, r)) {
+				matched = append(matched, r)
+			}
+		}
+	}
+	if sp.path.Attr != nil {
+		sortResources(matched, sp, q.Descending)
+	}
+	page.Total = len(matched)
+	if count > 0 && offset < len(matched) {
+		page.Resources = matched[offset:min(len(matched), offset+count)]
+	}
+	return page, nil
+}
+
+func (s *Store) find(ctx context.Context, f bson.D, o *options.FindOptionsBuilder) ([]store.Resource, error) {
+	cur, err := s.res.Find(ctx, f, o)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var hs []head
+	if err := cur.All(ctx, &hs); err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]store.Resource, 0, len(hs))
+	for i := range hs {
+		r, err := hs[i].resource()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// termFilter returns the filter conditions of one planned term.
+func (s *Store) termFilter(ctx context.Context, tenant string, t query.Term) (bson.D, error) {
+	if t.Or != nil {
+		var alts bson.A
+		for _, alt := range t.Or {
+			c, err := s.termFilter(ctx, tenant, alt)
+			if err != nil {
+				return nil, err
+			}
+			alts = append(alts, c)
+		}
+		return bson.D{{Key: "$or", Value: alts}}, nil
+	}
+	switch t.Field {
+	case query.FieldMemberValue:
+		cur, err := s.mem.Find(ctx, bson.D{{Key: "t", Value: tenant}, {Key: "m", Value: t.Value}},
+			options.Find().SetProjection(bson.D{{Key: "g", Value: 1}}))
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		var ms []memberDoc
+		if err := cur.All(ctx, &ms); err != nil {
+			return nil, mapErr(err)
+		}
+		gids := bson.A{}
+		for _, m := range ms {
+			gids = append(gids, m.G)
+		}
+		return bson.D{{Key: "id", Value: bson.D{{Key: "$in", Value: gids}}}}, nil
+	case query.FieldActive:
+		return bson.D{{Key: "act", Value: t.Value.(bool)}}, nil
+	case query.FieldCreated, query.FieldLastModified:
+		n := t.Value.(time.Time).UnixNano()
+		if t.Op == query.Eq {
+			return bson.D{{Key: termFields[t.Field], Value: n}}, nil
+		}
+		op, ok := mongoOps[t.Op]
+		if !ok {
+			return nil, fmt.Errorf("unsupported term %s %s", t.Field, t.Op)
+		}
+		return bson.D{{Key: termFields[t.Field], Value: bson.D{{Key: op, Value: n}}}}, nil
+	}
+	field, ok := termFields[t.Field]
+	if !ok {
+		return nil, fmt.Errorf("unsupported term field %q", t.Field)
+	}
+	v := t.Value.(string)
+	switch {
+	case t.Op == query.Eq:
+		return bson.D{{Key: field, Value: v}}, nil
+	case v == "":
+		return bson.D{{Key: field, Value: bson.D{{Key: "$type", Value: "string"}}}}, nil
+	case t.Op == query.Sw:
+		return bson.D{{Key: field, Value: bson.D{{Key: "$regex", Value: "^" + regexp.QuoteMeta(v)}}}}, nil
+	case t.Op == query.Ew:
+		return bson.D{{Key: field, Value: bson.D{{Key: "$regex", Value: regexp.QuoteMeta(v) + "$"}}}}, nil
+	default: // co
+		return bson.D{{Key: field, Value: bson.D{{Key: "$regex", Value: regexp.QuoteMeta(v)}}}}, nil
+	}
+}
+
+// subject builds the Match subject of r: Attrs plus id and meta, with
+// members loaded on demand.
+func (s *Store) subject(ctx context.Context, r store.Resource) query.Subject {
+	doc := make(map[string]any, len(r.Attrs)+2)
+	for k, v := range r.Attrs {
+		doc[k] = v
+	}
+	doc["id"] = r.ID
+	doc["meta"] = map[string]any{
+		"resourceType": string(r.Kind),
+		"created":      r.Created.Format(time.RFC3339Nano),
+		"lastModified": r.LastModified.Format(time.RFC3339Nano),
+		"version":      `W/"` + strconv.FormatInt(r.Version, 10) + `"`,
+	}
+	sub := query.Subject{Doc: doc}
+	if r.Kind == store.Group {
+		sub.Members = func() []map[string]any {
+			ms, err := s.Members(ctx, r.Ref, "", 0)
+			if err != nil {
+				return nil
+			}
+			out := make([]map[string]any, len(ms))
+			for i, m := range ms {
+				out[i] = map[string]any{"value": m.Value, "type": string(m.Type), "display": m.Display}
+			}
+			return out
+		}
+	}
+	return sub
+}
+
+// Members lists a group's members ordered by id; see store.Store. It
+// returns store.ErrNotFound if the group does not exist.
+func (s *Store) Members(ctx context.Context, group store.Ref, after string, limit int) ([]store.Member, error) {
+	if _, err := s.live(ctx, group); err != nil {
+		return nil, fmt.Errorf("mongo members: %w", err)
+	}
+	out := []store.Member{}
+	for {
+		o := options.Find().SetSort(bson.D{{Key: "t", Value: 1}, {Key: "g", Value: 1}, {Key: "m", Value: 1}})
+		want := 0
+		if limit > 0 {
+			want = limit - len(out)
+			o.SetLimit(int64(want))
+		}
+		cur, err := s.mem.Find(ctx, bson.D{{Key: "t", Value: group.Tenant}, {Key: "g", Value: group.ID},
+			{Key: "m", Value: bson.D{{Key: "$gt", Value: after}}}}, o)
+		if err != nil {
+			return nil, fmt.Errorf("mongo members: %w", mapErr(err))
+		}
+		var ms []memberDoc
+		if err := cur.All(ctx, &ms); err != nil {
+			return nil, fmt.Errorf("mongo members: %w", mapErr(err))
+		}
+		if len(ms) == 0 {
+			return out, nil
+		}
+		got, err := s.describeMembers(ctx, group.Tenant, ms, func(m memberDoc) string { return m.M })
+		if err != nil {
+			return nil, fmt.Errorf("mongo members: %w", err)
+		}
+		out = append(out, got...)
+		// Records of members deleted meanwhile are skipped; fetch more
+		// if that left the page short.
+		if limit <= 0 || len(ms) < want || len(out) >= limit {
+			return out, nil
+		}
+		after = ms[len(ms)-1].M
+	}
+}
+
+// MemberOf lists the groups member directly belongs to, by group id.
+func (s *Store) MemberOf(ctx context.Context, member store.Ref) ([]store.Member, error) {
+	cur, err := s.mem.Find(ctx, bson.D{{Key: "t", Value: member.Tenant}, {Key: "m", Value: member.ID}})
+	if err != nil {
+		return nil, fmt.Errorf("mongo member of: %w", mapErr(err))
+	}
+	var ms []memberDoc
+	if err := cur.All(ctx, &ms); err != nil {
+		return nil, fmt.Errorf("mongo member of: %w", mapErr(err))
+	}
+	slices.SortFunc(ms, func(a, b memberDoc) int { return strings.Compare(a.G, b.G) })
+	out, err := s.describeMembers(ctx, member.Tenant, ms, func(m memberDoc) string { return m.G })
+	if err != nil {
+		return nil, fmt.Errorf("mongo member of: %w", err)
+	}
+	return out, nil
+}
+
+// describeMembers turns membership records into Members for the ids pick
+// selects, in order, with type and display from the live resources.
+func (s *Store) describeMembers(ctx context.Context, tenant string, ms []memberDoc, pick func(memberDoc) string) ([]store.Member, error) {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = pick(m)
+	}
+	hs, err := s.heads(ctx, tenant, ids, bson.D{{Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "disp", Value: 1}, {Key: "del", Value: 1}})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*head, len(hs))
+	for i := range hs {
+		byID[hs[i].ID] = &hs[i]
+	}
+	out := make([]store.Member, 0, len(ids))
+	for _, id := range ids {
+		if h := byID[id]; h != nil {
+			out = append(out, store.Member{Value: id, Type: store.Kind(h.K), Display: h.Disp})
+		}
+	}
+	return out, nil
+}
+
+// The in-memory sort below is the SQLite backend's, so that both backends
+// order alike.
+// sortPath is a resolved Query.SortBy.
+type sortPath struct {
+	path schemas.Path
+	name string // canonical path without URN for core attributes
+}
+
+func (s *Store) sortPath(kind store.Kind, by string) sortPath {
+	rt := s.reg.ByName(string(kind))
+	if rt == nil {
+		return sortPath{}
+	}
+	p, err := rt.ResolvePath(by)
+	if err != nil {
+		return sortPath{} // unknown attribute: no resource has a value
+	}
+	sp := sortPath{path: p}
+	if p.URN == "" {
+		sp.name = p.String()
+	}
+	return sp
+}
+
+// sortResources sorts rs stably by the value at sp: resources without a
+// value come last ascending and first descending; ties keep creation order.
+func sortResources(rs []store.Resource, sp sortPath, desc bool) {
+	type keyed struct {
+		r   store.Resource
+		key any
+	}
+	ks := make([]keyed, len(rs))
+	for i, r := range rs {
+		ks[i] = keyed{r, sortKey(r, sp.path)}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		switch {
+		case a.key == nil && b.key == nil:
+			return 0
+		case a.key == nil:
+			return boolInt(!desc)
+		case b.key == nil:
+			return -boolInt(!desc)
+		}
+		c := compareKeys(a.key, b.key)
+		if desc {
+			c = -c
+		}
+		return c
+	})
+	for i := range ks {
+		rs[i] = ks[i].r
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return -1
+}
+
+// compareKeys orders sort keys of possibly different types (by type first).
+func compareKeys(a, b any) int {
+	rank := func(v any) int {
+		switch v.(type) {
+		case bool:
+			return 0
+		case float64:
+			return 1
+		case time.Time:
+			return 2
+		default:
+			return 3
+		}
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	switch x := a.(type) {
+	case bool:
+		return cmp.Compare(boolInt(x), boolInt(b.(bool)))
+	case float64:
+		return cmp.Compare(x, b.(float64))
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	case string:
+		return strings.Compare(x, b.(string))
+	}
+	return 0
+}
+
+// sortKey returns r's value at p as bool, float64, time.Time or string
+// (lower-cased unless caseExact), or nil when absent.
+func sortKey(r store.Resource, p schemas.Path) any {
+	leaf := p.Leaf()
+	if p.URN == "" {
+		switch p.Attr.Name {
+		case "id":
+			return r.ID
+		case "meta":
+			if p.Sub == nil {
+				return nil
+			}
+			switch p.Sub.Name {
+			case "created":
+				return r.Created
+			case "lastModified":
+				return r.LastModified
+			case "version":
+				return float64(r.Version)
+			case "resourceType":
+				return string(r.Kind)
+			}
+			return nil
+		}
+	}
+	container := r.Attrs
+	if p.URN != "" {
+		m, _ := lookup(r.Attrs, p.URN).(map[string]any)
+		container = m
+	}
+	v := lookup(container, p.Attr.Name)
+	if list, ok := v.([]any); ok { // multi-valued: the primary value, else the first
+		v = nil
+		if len(list) > 0 {
+			v = list[0]
+		}
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok && m["primary"] == true {
+				v = e
+				break
+			}
+		}
+	}
+	if m, ok := v.(map[string]any); ok {
+		sub := "value"
+		if p.Sub != nil {
+			sub = p.Sub.Name
+		}
+		if leaf == p.Attr {
+			leaf = p.Attr.Sub("value")
+		}
+		v = lookup(m, sub)
+	}
+	switch x := v.(type) {
+	case bool, float64:
+		return x
+	case string:
+		if leaf != nil && leaf.Type == schemas.TypeDateTime {
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return t
+			}
+		}
+		if leaf == nil || !leaf.CaseExact {
+			return strings.ToLower(x)
+		}
+		return x
+	}
+	return nil
+}
+
+// lookup returns m[name], falling back to a case-insensitive key match.
+func lookup(m map[string]any, name string) any {
+	if m == nil {
+		return nil
+	}
+	if v, ok := m[name]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}

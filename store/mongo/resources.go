@@ -1,0 +1,719 @@
+package mongo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// head is a resource document.
+type head struct {
+	Key  string `bson:"_id"`
+	T    string `bson:"t"`
+	ID   string `bson:"id"`
+	K    string `bson:"k"`
+	V    int64  `bson:"v"`
+	Inc  string `bson:"inc"` // incarnation: new for every create of the id
+	C    int64  `bson:"c"`   // created, unix ns
+	M    int64  `bson:"m"`   // lastModified, unix ns
+	O    int64  `bson:"o"`   // creation order: the create's journal seq
+	Doc  string `bson:"doc"` // Attrs as JSON
+	Disp string `bson:"disp,omitempty"`
+
+	// Shadows for filters.
+	UN  *string  `bson:"un,omitempty"`
+	DN  *string  `bson:"dn,omitempty"`
+	Ext *string  `bson:"ext,omitempty"`
+	Act *bool    `bson:"act,omitempty"`
+	Em  []string `bson:"em,omitempty"`
+
+	// Unique keys, always present (a dummy of another type when absent).
+	XU any `bson:"xu"`
+	XG any `bson:"xg"`
+	XE any `bson:"xe"`
+
+	Del  bool     `bson:"del"`
+	PJ   bool     `bson:"pj"`
+	Pend *pending `bson:"pend,omitempty"`
+}
+
+// pending is the outbox entry of the head's last write.
+type pending struct {
+	Op  string      `bson:"op"`
+	V   int64       `bson:"v"`
+	At  int64       `bson:"at"` // unix ns
+	Add []memberRef `bson:"add,omitempty"`
+	Rm  []string    `bson:"rm,omitempty"`
+}
+
+type memberRef struct {
+	ID string `bson:"id"`
+	K  string `bson:"k"`
+}
+
+// memberDoc is a membership record.
+type memberDoc struct {
+	Key string `bson:"_id"`
+	T   string `bson:"t"`
+	G   string `bson:"g"`
+	M   string `bson:"m"`
+	MK  string `bson:"mk"`
+}
+
+func (h *head) resource() (store.Resource, error) {
+	r := store.Resource{
+		Ref:          store.Ref{Tenant: h.T, Kind: store.Kind(h.K), ID: h.ID},
+		Version:      h.V,
+		Created:      time.Unix(0, h.C).UTC(),
+		LastModified: time.Unix(0, h.M).UTC(),
+	}
+	if err := json.Unmarshal([]byte(h.Doc), &r.Attrs); err != nil {
+		return store.Resource{}, fmt.Errorf("decode %s: %w", h.ID, err)
+	}
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	return r, nil
+}
+
+// setShadows fills the shadow and unique-key fields from attrs.
+func (h *head) setShadows(attrs map[string]any) {
+	h.UN, h.DN, h.Ext, h.Act, h.Em, h.Disp = nil, nil, nil, nil, nil, ""
+	none := bson.D{{Key: "none", Value: h.Key}}
+	h.XU, h.XG, h.XE = none, none, none
+	if v, ok := attrs["externalId"].(string); ok {
+		h.Ext = &v
+		h.XE = h.K + ":" + v
+	}
+	dn, hasDN := attrs["displayName"].(string)
+	if hasDN {
+		l := strings.ToLower(dn)
+		h.DN = &l
+		h.Disp = dn
+		if h.K == string(store.Group) {
+			h.XG = l
+		}
+	}
+	if h.K != string(store.User) {
+		return
+	}
+	if un, ok := attrs["userName"].(string); ok {
+		l := strings.ToLower(un)
+		h.UN = &l
+		h.XU = l
+		if !hasDN || dn == "" {
+			h.Disp = un
+		}
+	}
+	if b, ok := attrs["active"].(bool); ok {
+		h.Act = &b
+	}
+	if list, ok := attrs["emails"].([]any); ok {
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				if v, ok := m["value"].(string); ok {
+					h.Em = append(h.Em, strings.ToLower(v))
+				}
+			}
+		}
+	}
+}
+
+func checkKind(k store.Kind) error {
+	if k != store.User && k != store.Group {
+		return fmt.Errorf("unknown kind %q", k)
+	}
+	return nil
+}
+
+func newInc() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Create stores a new resource; see store.Store. It returns a
+// *store.ConflictError on a uniqueness violation, in which case nothing is
+// written.
+func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Member) (store.Resource, error) {
+	if err := checkKind(r.Kind); err != nil {
+		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
+	}
+	if len(members) > 0 && r.Kind != store.Group {
+		return store.Resource{}, errors.New("mongo create: only groups have members")
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
+	}
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	doc, err := json.Marshal(r.Attrs)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("mongo create: encode attributes: %w", err)
+	}
+	now := s.now().UTC()
+	if r.Created.IsZero() {
+		r.Created = now
+	}
+	if r.LastModified.IsZero() {
+		r.LastModified = now
+	}
+	r.Created, r.LastModified = r.Created.UTC(), r.LastModified.UTC()
+	r.Version = 1
+	var add []memberRef
+	if len(members) > 0 {
+		ids := make([]string, 0, len(members))
+		for _, m := range members {
+			if m.Value != r.ID {
+				ids = append(ids, m.Value)
+			}
+		}
+		ex, err := s.Exists(ctx, r.Tenant, ids)
+		if err != nil {
+			return store.Resource{}, fmt.Errorf("mongo create: %w", err)
+		}
+		for id, k := range ex {
+			add = append(add, memberRef{ID: id, K: string(k)})
+		}
+		slices.SortFunc(add, func(a, b memberRef) int { return strings.Compare(a.ID, b.ID) })
+	}
+	h := &head{
+		Key: rkey(r.Tenant, r.ID), T: r.Tenant, ID: r.ID, K: string(r.Kind), V: 1, Inc: newInc(),
+		C: r.Created.UnixNano(), M: r.LastModified.UnixNano(), O: math.MaxInt64, Doc: string(doc),
+		PJ: true, Pend: &pending{Op: string(store.OpCreate), V: 1, At: now.UnixNano(), Add: add},
+	}
+	h.setShadows(r.Attrs)
+	for attempt := 0; ; attempt++ {
+		_, err = s.res.InsertOne(ctx, h)
+		if err == nil {
+			break
+		}
+		if !isDup(err) {
+			return store.Resource{}, fmt.Errorf("mongo create: %w", mapErr(err))
+		}
+		// A tombstone of a deleted resource with the same id may still
+		// hold the key: finish it and try again.
+		old, gerr := s.loadHead(ctx, r.Tenant, r.ID)
+		if gerr == nil && old.Del && attempt < 1000 {
+			if err := s.settle(ctx, old); err != nil {
+				return store.Resource{}, fmt.Errorf("mongo create: %w", err)
+			}
+			continue
+		}
+		return store.Resource{}, fmt.Errorf("mongo create: %w", s.conflict(ctx, h, true))
+	}
+	if err := s.step("written"); err != nil {
+		return store.Resource{}, err
+	}
+	if err := s.finish(context.WithoutCancel(ctx), h); err != nil {
+		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
+	}
+	return r, nil
+}
+
+// conflict names the attribute of a uniqueness violation by h.
+func (s *Store) conflict(ctx context.Context, h *head, create bool) error {
+	ctx = context.WithoutCancel(ctx)
+	if create {
+		if n, err := s.res.CountDocuments(ctx, bson.D{{Key: "_id", Value: h.Key}}); err == nil && n > 0 {
+			return &store.ConflictError{Attribute: "id"}
+		}
+	}
+	checks := []struct {
+		attr  string
+		field string
+		val   any
+	}{{"userName", "xu", h.XU}, {"displayName", "xg", h.XG}, {"externalId", "xe", h.XE}}
+	for _, c := range checks {
+		if _, ok := c.val.(string); !ok {
+			continue
+		}
+		n, err := s.res.CountDocuments(ctx, bson.D{{Key: "t", Value: h.T}, {Key: c.field, Value: c.val}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: h.Key}}}})
+		if err != nil {
+			return mapErr(err)
+		}
+		if n > 0 {
+			return &store.ConflictError{Attribute: c.attr}
+		}
+	}
+	return &store.ConflictError{Attribute: "id"}
+}
+
+// loadHead reads a head by tenant and id (tombstones included).
+func (s *Store) loadHead(ctx context.Context, tenant, id string) (*head, error) {
+	var h head
+	err := s.res.FindOne(ctx, bson.D{{Key: "_id", Value: rkey(tenant, id)}}).Decode(&h)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &h, nil
+}
+
+// live reads the head of ref, returning store.ErrNotFound for an absent or
+// deleted resource or one of another kind.
+func (s *Store) live(ctx context.Context, ref store.Ref) (*head, error) {
+	h, err := s.loadHead(ctx, ref.Tenant, ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	if h.Del || h.K != string(ref.Kind) {
+		return nil, store.ErrNotFound
+	}
+	return h, nil
+}
+
+// Get returns one resource, or store.ErrNotFound.
+func (s *Store) Get(ctx context.Context, ref store.Ref) (store.Resource, error) {
+	h, err := s.live(ctx, ref)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("mongo get: %w", err)
+	}
+	r, err := h.resource()
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("mongo get: %w", err)
+	}
+	return r, nil
+}
+
+// backoff sleeps a little longer on each attempt, up to 20ms.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(min(attempt+1, 20)) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// settle deals with a head whose last write is unfinished: it finishes it
+// when its lease has expired and otherwise waits a little. The caller
+// re-reads the head afterwards.
+func (s *Store) settle(ctx context.Context, h *head) error {
+	if h.Pend == nil || s.now().UnixNano()-h.Pend.At > int64(s.lease) {
+		return s.finish(ctx, h)
+	}
+	return backoff(ctx, 2)
+}
+
+// claim takes version v of h. It returns false if another writer holds it;
+// a claim older than the lease that never led to a head write is released.
+func (s *Store) claim(ctx context.Context, h *head, v int64) (bool, error) {
+	now := s.now()
+	_, err := s.claims.InsertOne(ctx, bson.D{
+		{Key: "_id", Value: ckey(h, v)}, {Key: "t", Value: h.T},
+		{Key: "at", Value: now.UnixNano()}, {Key: "exp", Value: now},
+	})
+	if err == nil {
+		return true, nil
+	}
+	if !isDup(err) {
+		return false, mapErr(err)
+	}
+	var c struct {
+		At int64 `bson:"at"`
+	}
+	if err := s.claims.FindOne(ctx, bson.D{{Key: "_id", Value: ckey(h, v)}}).Decode(&c); err != nil {
+		return false, nil // released meanwhile: retry
+	}
+	if now.UnixNano()-c.At > int64(s.lease) {
+		// Stale: was the head written? If it still is at v-1, the
+		// claimant died before writing; release the claim.
+		cur, err := s.loadHead(ctx, h.T, h.ID)
+		if err == nil && cur.Inc == h.Inc && cur.V == v-1 && !cur.PJ {
+			_, _ = s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: ckey(h, v)}})
+		}
+	}
+	return false, nil
+}
+
+func (s *Store) release(ctx context.Context, h *head, v int64) {
+	_, _ = s.claims.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: ckey(h, v)}})
+}
+
+// headFilter selects h's document; on MongoDB also its expected version
+// (FerretDB only answers _id-only filters from an index).
+func (s *Store) headFilter(key string, v int64) bson.D {
+	f := bson.D{{Key: "_id", Value: key}}
+	if !s.ferret {
+		f = append(f, bson.E{Key: "v", Value: v})
+	}
+	return f
+}
+
+// Update applies fn with optimistic concurrency; see store.Store. It
+// returns store.ErrNotFound, a *store.ConflictError, or fn's error as is.
+func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) (store.Resource, error) {
+	for attempt := 0; ; attempt++ {
+		h, err := s.live(ctx, ref)
+		if err != nil {
+			return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+		}
+		if h.PJ {
+			if err := s.settle(ctx, h); err != nil {
+				return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+			}
+			continue
+		}
+		cur, err := h.resource()
+		if err != nil {
+			return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+		}
+		r, _ := h.resource() // a private copy for fn
+		delta, err := fn(&r)
+		if err != nil {
+			return store.Resource{}, err
+		}
+		if r.Attrs == nil {
+			r.Attrs = map[string]any{}
+		}
+		r.Ref, r.Version, r.Created, r.LastModified = cur.Ref, cur.Version, cur.Created, cur.LastModified
+		doc, err := json.Marshal(r.Attrs)
+		if err != nil {
+			return store.Resource{}, fmt.Errorf("mongo update: encode attributes: %w", err)
+		}
+		changed := string(doc) != h.Doc
+		var add []memberRef
+		var rm []string
+		if !delta.Empty() {
+			if ref.Kind != store.Group {
+				return store.Resource{}, errors.New("mongo update: only groups have members")
+			}
+			if add, rm, err = s.planDelta(ctx, h, delta); err != nil {
+				return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+			}
+		}
+		if !changed && len(add) == 0 && len(rm) == 0 {
+			return r, nil
+		}
+		ok, err := s.claim(ctx, h, h.V+1)
+		if err != nil {
+			return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+		}
+		if !ok {
+			if err := backoff(ctx, attempt%5); err != nil {
+				return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+			}
+			continue
+		}
+		if err := s.step("claimed"); err != nil {
+			return store.Resource{}, err
+		}
+		now := s.now().UTC()
+		nh := *h
+		nh.V, nh.M, nh.Doc, nh.PJ = h.V+1, now.UnixNano(), string(doc), true
+		nh.Pend = &pending{Op: string(store.OpUpdate), V: nh.V, At: now.UnixNano(), Add: add, Rm: rm}
+		nh.setShadows(r.Attrs)
+		res, err := s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &nh)
+		if err != nil {
+			s.release(ctx, h, nh.V)
+			if isDup(err) {
+				return store.Resource{}, fmt.Errorf("mongo update: %w", s.conflict(ctx, &nh, false))
+			}
+			return store.Resource{}, fmt.Errorf("mongo update: %w", mapErr(err))
+		}
+		if res.MatchedCount == 0 {
+			s.release(ctx, h, nh.V)
+			continue
+		}
+		if err := s.step("written"); err != nil {
+			return store.Resource{}, err
+		}
+		if err := s.finish(context.WithoutCancel(ctx), &nh); err != nil {
+			return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+		}
+		r.Version, r.LastModified = nh.V, now
+		return r, nil
+	}
+}
+
+// planDelta computes the members a delta really adds and removes: adds of
+// existing resources of the tenant that are not members yet (never the
+// group itself), removals of current members.
+func (s *Store) planDelta(ctx context.Context, h *head, d store.MemberDelta) ([]memberRef, []string, error) {
+	rmSet := make(map[string]bool, len(d.Remove))
+	for _, id := range d.Remove {
+		rmSet[id] = true
+	}
+	want := map[string]bool{}
+	var addIDs []string
+	for _, m := range d.Add {
+		if !rmSet[m.Value] && m.Value != h.ID && !want[m.Value] {
+			want[m.Value] = true
+			addIDs = append(addIDs, m.Value)
+		}
+	}
+	var current map[string]bool
+	var err error
+	if d.Replace {
+		current, err = s.memberSet(ctx, h.T, h.ID, nil)
+	} else {
+		current, err = s.memberSet(ctx, h.T, h.ID, append(slices.Clone(addIDs), d.Remove...))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var rm []string
+	if d.Replace {
+		for id := range current {
+			if !want[id] {
+				rm = append(rm, id)
+			}
+		}
+	} else {
+		for id := range rmSet {
+			if current[id] {
+				rm = append(rm, id)
+			}
+		}
+	}
+	var candidates []string
+	for _, id := range addIDs {
+		if !current[id] {
+			candidates = append(candidates, id)
+		}
+	}
+	var add []memberRef
+	if len(candidates) > 0 {
+		ex, err := s.Exists(ctx, h.T, candidates)
+		if err != nil {
+			return nil, nil, err
+		}
+		for id, k := range ex {
+			add = append(add, memberRef{ID: id, K: string(k)})
+		}
+	}
+	slices.SortFunc(add, func(a, b memberRef) int { return strings.Compare(a.ID, b.ID) })
+	slices.Sort(rm)
+	return add, rm, nil
+}
+
+// memberSet returns the members of a group among ids (all if ids is nil).
+func (s *Store) memberSet(ctx context.Context, tenant, group string, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	f := bson.D{{Key: "t", Value: tenant}, {Key: "g", Value: group}}
+	if ids != nil {
+		if len(ids) == 0 {
+			return out, nil
+		}
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = mkey(tenant, group, id)
+		}
+		f = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}}
+	}
+	cur, err := s.mem.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "m", Value: 1}}))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var docs []memberDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, mapErr(err)
+	}
+	for _, d := range docs {
+		out[d.M] = true
+	}
+	return out, nil
+}
+
+// finish completes the write recorded in h.Pend: membership delta, journal
+// entry, then clearing the outbox (or removing a deleted head). Every step
+// is idempotent, so writers and recovery may finish the same write.
+func (s *Store) finish(ctx context.Context, h *head) error {
+	p := h.Pend
+	if p == nil {
+		return nil
+	}
+	if p.Op == string(store.OpDelete) {
+		if _, err := s.mem.DeleteMany(ctx, bson.D{{Key: "t", Value: h.T}, {Key: "g", Value: h.ID}}); err != nil {
+			return mapErr(err)
+		}
+		if _, err := s.mem.DeleteMany(ctx, bson.D{{Key: "t", Value: h.T}, {Key: "m", Value: h.ID}}); err != nil {
+			return mapErr(err)
+		}
+	}
+	if len(p.Rm) > 0 {
+		keys := make([]string, len(p.Rm))
+		for i, id := range p.Rm {
+			keys[i] = mkey(h.T, h.ID, id)
+		}
+		for chunk := range slices.Chunk(keys, 5000) {
+			if _, err := s.mem.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}); err != nil {
+				return mapErr(err)
+			}
+		}
+	}
+	if len(p.Add) > 0 {
+		docs := make([]any, len(p.Add))
+		for i, m := range p.Add {
+			docs[i] = memberDoc{Key: mkey(h.T, h.ID, m.ID), T: h.T, G: h.ID, M: m.ID, MK: m.K}
+		}
+		for chunk := range slices.Chunk(docs, 5000) {
+			_, err := s.mem.InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
+			if err != nil && !allDup(err) {
+				return mapErr(err)
+			}
+		}
+	}
+	if err := s.step("members"); err != nil {
+		return err
+	}
+	seq, err := s.journal(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := s.step("journaled"); err != nil {
+		return err
+	}
+	if p.Op == string(store.OpDelete) {
+		_, err := s.res.DeleteOne(ctx, s.headFilter(h.Key, h.V))
+		return mapErr(err)
+	}
+	set := bson.D{{Key: "pj", Value: false}}
+	if p.Op == string(store.OpCreate) && seq > 0 {
+		set = append(set, bson.E{Key: "o", Value: seq})
+	}
+	_, err = s.res.UpdateOne(ctx, s.headFilter(h.Key, h.V), bson.D{
+		{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "pend", Value: ""}}},
+	})
+	return mapErr(err)
+}
+
+// allDup reports whether every error of a bulk insert is a duplicate key.
+func allDup(err error) bool {
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) {
+		if bwe.WriteConcernError != nil {
+			return false
+		}
+		for _, we := range bwe.WriteErrors {
+			if we.Code != 11000 && !strings.Contains(we.Message, "UNIQUE constraint failed") {
+				return false
+			}
+		}
+		return true
+	}
+	return isDup(err)
+}
+
+// Delete removes a resource and its memberships; see store.Store. It
+// returns store.ErrNotFound or store.ErrPrecondition.
+func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) error {
+	for attempt := 0; ; attempt++ {
+		h, err := s.live(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("mongo delete: %w", err)
+		}
+		if h.PJ {
+			if err := s.settle(ctx, h); err != nil {
+				return fmt.Errorf("mongo delete: %w", err)
+			}
+			continue
+		}
+		if ifVersion > 0 && h.V != ifVersion {
+			return fmt.Errorf("mongo delete: %w", store.ErrPrecondition)
+		}
+		ok, err := s.claim(ctx, h, h.V+1)
+		if err != nil {
+			return fmt.Errorf("mongo delete: %w", err)
+		}
+		if !ok {
+			if err := backoff(ctx, attempt%5); err != nil {
+				return fmt.Errorf("mongo delete: %w", err)
+			}
+			continue
+		}
+		if err := s.step("claimed"); err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		nh := *h
+		nh.V, nh.Del, nh.PJ = h.V+1, true, true
+		nh.Pend = &pending{Op: string(store.OpDelete), V: nh.V, At: now.UnixNano()}
+		nh.setShadows(nil) // frees userName, displayName and externalId at once
+		res, err := s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &nh)
+		if err != nil {
+			s.release(ctx, h, nh.V)
+			return fmt.Errorf("mongo delete: %w", mapErr(err))
+		}
+		if res.MatchedCount == 0 {
+			s.release(ctx, h, nh.V)
+			continue
+		}
+		if err := s.step("written"); err != nil {
+			return err
+		}
+		if err := s.finish(context.WithoutCancel(ctx), &nh); err != nil {
+			return fmt.Errorf("mongo delete: %w", err)
+		}
+		return nil
+	}
+}
+
+// Exists returns the kind of each id that exists in the tenant.
+func (s *Store) Exists(ctx context.Context, tenant string, ids []string) (map[string]store.Kind, error) {
+	out := make(map[string]store.Kind, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	hs, err := s.heads(ctx, tenant, ids, bson.D{{Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "del", Value: 1}})
+	if err != nil {
+		return nil, fmt.Errorf("mongo exists: %w", err)
+	}
+	for _, h := range hs {
+		out[h.ID] = store.Kind(h.K)
+	}
+	return out, nil
+}
+
+// heads reads the live heads of ids (any order) with a projection.
+func (s *Store) heads(ctx context.Context, tenant string, ids []string, proj bson.D) ([]head, error) {
+	var out []head
+	for chunk := range slices.Chunk(ids, 5000) {
+		keys := make([]string, len(chunk))
+		for i, id := range chunk {
+			keys[i] = rkey(tenant, id)
+		}
+		o := options.Find()
+		if proj != nil {
+			o.SetProjection(proj)
+		}
+		cur, err := s.res.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}}, o)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		var hs []head
+		if err := cur.All(ctx, &hs); err != nil {
+			return nil, mapErr(err)
+		}
+		for _, h := range hs {
+			if !h.Del {
+				out = append(out, h)
+			}
+		}
+	}
+	return out, nil
+}
