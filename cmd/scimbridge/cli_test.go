@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"net/http"
@@ -27,8 +28,16 @@ func TestUsage(t *testing.T) {
 		t.Errorf("serve -h exits %d", code)
 	}
 	out, _, err = runCmd(t, nil, "help", "token")
-	if err != nil || !strings.Contains(out, "token create") {
+	if err != nil || !strings.Contains(out, "token create") || !strings.Contains(out, "token revoke-oauth [--tenant T] [--client ID]") || !strings.Contains(out, "token hash") {
 		t.Errorf("help token: err %v, stdout %q", err, out)
+	}
+	out, _, _ = runCmd(t, nil, "help")
+	if !strings.Contains(out, "token revoke-oauth") || !strings.Contains(out, "token hash") {
+		t.Errorf("help lacks the token subcommands:\n%s", out)
+	}
+	out, _, err = runCmd(t, nil, "token", "revoke-oauth", "-h")
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out, "-client") || !strings.Contains(out, "-tenant") {
+		t.Errorf("token revoke-oauth -h: err %v, stdout %q", err, out)
 	}
 }
 
@@ -42,6 +51,9 @@ func TestUsageErrors(t *testing.T) {
 		{"token"},
 		{"token", "revoke"},
 		{"token", "create", "--tenant"},
+		{"token", "revoke-oauth", "--client"},
+		{"token", "revoke-oauth", "extra"},
+		{"token", "hash", "the-secret"},
 		{"version", "x"},
 	} {
 		_, _, err := runCmd(t, nil, args...)
@@ -139,4 +151,47 @@ func TestServeTenantsAndEnvToken(t *testing.T) {
 		t.Errorf("acme's stored token on the default tenant: %d", code)
 	}
 	s.stop(t)
+}
+
+func TestTokenHash(t *testing.T) {
+	const want = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b" // sha256("secret")
+	for _, in := range []string{"secret", "secret\n", "  secret \r\n"} {
+		out, stderr, err := runCmdStdin(t, nil, in, "token", "hash")
+		if err != nil || out != want+"\n" {
+			t.Errorf("token hash < %q: %v, stdout %q", in, err, out)
+		}
+		if strings.Contains(out+stderr, "secret") {
+			t.Errorf("token hash < %q printed the secret: %q %q", in, out, stderr)
+		}
+	}
+	for _, in := range []string{"", " \n\t", strings.Repeat("x", maxSecretBytes+1)} {
+		out, _, err := runCmdStdin(t, nil, in, "token", "hash")
+		if err == nil || out != "" {
+			t.Errorf("token hash < %d bytes: %v, stdout %q", len(in), err, out)
+		}
+		if code := exitCode(err, &bytes.Buffer{}); code != 1 {
+			t.Errorf("token hash < %d bytes exits %d", len(in), code)
+		}
+	}
+	// Without any stdin (nil reader) it fails the same way.
+	c := &cli{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	if err := c.run(context.Background(), []string{"token", "hash"}); err == nil || !strings.Contains(err.Error(), "no secret on stdin") {
+		t.Errorf("token hash without stdin: %v", err)
+	}
+}
+
+func TestTokenRevokeOAuth(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runCmd(t, nil, "token", "revoke-oauth", "--tenant", "nope", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), `token revoke-oauth: tenant "nope" is not configured`) {
+		t.Errorf("unknown tenant: %v", err)
+	}
+	// Nothing issued yet: nothing revoked. An unconfigured client is noted.
+	out, stderr, err := runCmd(t, nil, "token", "revoke-oauth", "--data-dir", dir, "--client", "ghost")
+	if err != nil || out != "Revoked 0 OAuth access token(s) of client \"ghost\" for tenant \"default\".\n" {
+		t.Errorf("revoke-oauth: %v, stdout %q", err, out)
+	}
+	if !strings.Contains(stderr, `OAuth client "ghost" is not configured for tenant "default"`) {
+		t.Errorf("revoke-oauth stderr %q", stderr)
+	}
 }

@@ -19,6 +19,8 @@ Entra ID push users and groups to it, and it keeps them in its store.
 Usage:
   scimbridge serve [--config FILE] [--listen ADDR] [--data-dir DIR]
   scimbridge token create [--tenant T] [--name N] [--config FILE] [--data-dir DIR]
+  scimbridge token revoke-oauth [--tenant T] [--client ID] [--config FILE] [--data-dir DIR]
+  scimbridge token hash < SECRET
   scimbridge version
   scimbridge help [COMMAND]
 
@@ -37,14 +39,15 @@ const envConfig = "SCIMBRIDGE_CONFIG"
 // when the command is done or, for serve, when ctx is cancelled and the
 // server has shut down.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := &cli{getenv: os.Getenv, stdout: stdout, stderr: stderr}
+	c := &cli{getenv: os.Getenv, stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	return c.run(ctx, args)
 }
 
-// cli is one invocation: the environment and output streams the commands
-// use (tests substitute them).
+// cli is one invocation: the environment and streams the commands use
+// (tests substitute them).
 type cli struct {
 	getenv func(string) string
+	stdin  io.Reader // nil: empty
 	stdout io.Writer
 	stderr io.Writer
 }

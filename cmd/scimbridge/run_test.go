@@ -142,8 +142,15 @@ func do(t *testing.T, method, url, token string, body any, out any) int {
 // runCmd runs a non-serve command with env as the environment.
 func runCmd(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runCmdStdin(t, env, "", args...)
+}
+
+// runCmdStdin runs a non-serve command with env as the environment and
+// stdin as its standard input.
+func runCmdStdin(t *testing.T, env map[string]string, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var o, e bytes.Buffer
-	c := &cli{getenv: func(k string) string { return env[k] }, stdout: &o, stderr: &e}
+	c := &cli{getenv: func(k string) string { return env[k] }, stdin: strings.NewReader(stdin), stdout: &o, stderr: &e}
 	err = c.run(context.Background(), args)
 	return o.String(), e.String(), err
 }

@@ -51,18 +51,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			log.Error("close store", "err", err)
 		}
 	}()
-	tenants := make([]scim.Tenant, 0, len(cfg.Tenants)+1)
-	for _, name := range cfg.TenantNames() {
-		tenants = append(tenants, scim.Tenant{Name: name, TokenHashes: cfg.TokenHashes(name)})
-	}
+	tenants := scimTenants(cfg)
 	h, err := scim.NewHandler(scim.Options{
-		Store:        st,
-		Schemas:      reg,
-		Logger:       log,
-		BaseURL:      cfg.BaseURL,
-		Tenants:      tenants,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxResults:   cfg.MaxResults,
+		Store:             st,
+		Schemas:           reg,
+		Logger:            log,
+		BaseURL:           cfg.BaseURL,
+		Tenants:           tenants,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		MaxResults:        cfg.MaxResults,
+		MaxBulkOperations: cfg.Bulk.MaxOperations,
+		MaxBulkPayload:    cfg.Bulk.MaxPayloadBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("build handler: %w", err)
@@ -113,11 +112,49 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	return nil
 }
 
+// scimTenants returns the tenants to serve, with their credentials, from
+// the configuration: the default tenant first, then the others.
+func scimTenants(cfg *config.Config) []scim.Tenant {
+	names := cfg.TenantNames()
+	tenants := make([]scim.Tenant, 0, len(names))
+	for _, name := range names {
+		t := scim.Tenant{Name: name, TokenHashes: cfg.TokenHashes(name)}
+		if tc := cfg.Tenant(name); tc != nil {
+			if tc.OAuth != nil {
+				t.TokenLifetime = tc.OAuth.TokenLifetime
+				for i := range tc.OAuth.Clients {
+					cl := &tc.OAuth.Clients[i]
+					t.OAuthClients = append(t.OAuthClients, scim.OAuthClient{ID: cl.ID, SecretHashes: cl.SecretHashes()})
+				}
+			}
+			if e := tc.EntraJWT; e != nil {
+				t.EntraJWT = &scim.EntraJWT{
+					TenantID: e.TenantID,
+					Audience: e.Audience,
+					Issuer:   e.Issuer,
+					AppIDs:   e.AppIDs,
+					JWKSURL:  e.JWKSURL,
+					JWKSFile: e.JWKSFile,
+				}
+			}
+		}
+		tenants = append(tenants, t)
+	}
+	return tenants
+}
+
+// hasOtherCredentials reports whether tenant is configured with OAuth
+// clients or Entra JWTs.
+func hasOtherCredentials(cfg *config.Config, tenant string) bool {
+	t := cfg.Tenant(tenant)
+	return t != nil && ((t.OAuth != nil && len(t.OAuth.Clients) > 0) || t.EntraJWT != nil)
+}
+
 // initialToken returns a newly created token for the default tenant if it
-// has none at all (none from the environment, the config or the store), and
-// "" otherwise.
+// has no credentials at all (no token from the environment, the config or
+// the store, no OAuth client, no Entra JWT), and "" otherwise.
 func initialToken(ctx context.Context, st store.Store, cfg *config.Config) (string, error) {
-	if len(cfg.TokenHashes(config.DefaultTenant)) > 0 {
+	if len(cfg.TokenHashes(config.DefaultTenant)) > 0 || hasOtherCredentials(cfg, config.DefaultTenant) {
 		return "", nil
 	}
 	stored, err := scim.StoredTokenHashes(ctx, st, config.DefaultTenant)
@@ -144,10 +181,15 @@ func banner(cfg *config.Config, addr net.Addr, token string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "scimbridge is listening on %s\n", addr)
 	for _, name := range cfg.TenantNames() {
+		url := base + "/scim/v2"
 		if name == config.DefaultTenant {
-			fmt.Fprintf(&b, "SCIM base URL: %s/scim/v2\n", base)
+			fmt.Fprintf(&b, "SCIM base URL: %s\n", url)
 		} else {
-			fmt.Fprintf(&b, "SCIM base URL of tenant %s: %s/tenants/%s/scim/v2\n", name, base, name)
+			url = base + "/tenants/" + name + "/scim/v2"
+			fmt.Fprintf(&b, "SCIM base URL of tenant %s: %s\n", name, url)
+		}
+		if len(cfg.OAuthClientIDs(name)) > 0 {
+			fmt.Fprintf(&b, "  OAuth token URL: %s/oauth/token\n", url)
 		}
 	}
 	if token != "" {

@@ -279,6 +279,7 @@ func TestEnvOverrides(t *testing.T) {
 		"SCIMBRIDGE_BULK_MAX_OPERATIONS":    "10",
 		"SCIMBRIDGE_BULK_MAX_PAYLOAD_BYTES": "4096",
 		"ACME_TOKEN":                        "env-token-for-acme-0123456789",
+		"ACME_OAUTH_SECRET":                 "env-oauth-secret-for-acme-0123",
 	}
 	c, err := Load("testdata/minimal.good.yaml", envMap(env))
 	if err != nil {
@@ -366,7 +367,15 @@ tenants:
   - name: default
     tokens:
       - {name: e, env: A_TOKEN}
-`, secrets[3])
+    oauth:
+      clients:
+        - id: c
+          secrets:
+            - {file: tok}
+            - {env: A_TOKEN}
+            - {sha256: %s}
+            - {env: A_TOKEN, file: tok}
+`, secrets[3], secrets[3])
 	path := filepath.Join(dir, "c.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -387,7 +396,8 @@ tenants:
 
 	// A good config holds hashes only.
 	env = envMap(map[string]string{"A_TOKEN": secrets[1], "SCIMBRIDGE_TOKEN": secrets[2]})
-	good := "tenants:\n  - name: a\n    tokens:\n      - {name: f, file: tok}\n      - {name: e, env: A_TOKEN}\n"
+	good := "tenants:\n  - name: a\n    tokens:\n      - {name: f, file: tok}\n      - {name: e, env: A_TOKEN}\n" +
+		"    oauth:\n      clients:\n        - id: c\n          secrets: [{file: tok}, {env: A_TOKEN}]\n"
 	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -423,8 +433,12 @@ func TestValidateCollectsAll(t *testing.T) {
 }
 
 func TestExampleConfigLoads(t *testing.T) {
-	env := envMap(map[string]string{"ACME_SCIM_TOKEN": "example-token-0123456789"})
-	if _, err := Load("../../config.example.yaml", env); err != nil {
+	env := envMap(map[string]string{"ACME_SCIM_TOKEN": "example-token-0123456789", "ACME_OAUTH_SECRET": "example-secret-0123456789"})
+	c, err := Load("../../config.example.yaml", env)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if got := c.OAuthClientIDs("acme"); len(got) != 1 || c.Bulk != (Bulk{MaxOperations: DefaultBulkMaxOperations, MaxPayloadBytes: DefaultBulkMaxPayloadBytes}) {
+		t.Errorf("example: acme OAuth clients %v, bulk %+v", got, c.Bulk)
 	}
 }

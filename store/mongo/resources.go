@@ -592,13 +592,12 @@ func (s *Store) finish(ctx context.Context, h *head) error {
 		_, err := s.res.DeleteOne(ctx, s.headFilter(h.Key, h.V))
 		return mapErr(err)
 	}
-	set := bson.D{{Key: "pj", Value: false}}
+	done := *h
+	done.PJ, done.Pend = false, nil
 	if p.Op == string(store.OpCreate) && seq > 0 {
-		set = append(set, bson.E{Key: "o", Value: seq})
+		done.O = seq
 	}
-	_, err = s.res.UpdateOne(ctx, s.headFilter(h.Key, h.V), bson.D{
-		{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "pend", Value: ""}}},
-	})
+	_, err = s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &done)
 	return mapErr(err)
 }
 

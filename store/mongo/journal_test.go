@@ -1,0 +1,283 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scimbridge/internal/testmongo"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+var errKilled = errors.New("killed by fault hook")
+
+const lease = 100 * time.Millisecond
+
+// TestJournalFaultInjection kills writes at every step boundary and checks
+// that a new Store on the same database converges: every write that
+// reached its commit point (the head write) is journaled exactly once,
+// with its membership delta applied; a write killed before it is not
+// journaled and does not block later writes.
+func TestJournalFaultInjection(t *testing.T) {
+	ctx := context.Background()
+	u := func(id string) store.Resource {
+		return store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.User, ID: id}, Attrs: map[string]any{"userName": id}}
+	}
+	gref := store.Ref{Tenant: "t", Kind: store.Group, ID: "g"}
+	ops := []struct {
+		name string
+		do   func(s *Store) error
+		// expected journal tail after recovery if the write committed
+		want store.Change
+	}{
+		{"create", func(s *Store) error {
+			_, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group, ID: "g2"},
+				Attrs: map[string]any{"displayName": "G2"}}, []store.Member{{Value: "u1"}})
+			return err
+		}, store.Change{Kind: store.Group, ID: "g2", Op: store.OpCreate, Version: 1, Added: []string{"u1"}}},
+		{"update", func(s *Store) error {
+			_, err := s.Update(ctx, gref, func(r *store.Resource) (store.MemberDelta, error) {
+				r.Attrs["title"] = "x"
+				return store.MemberDelta{Add: []store.Member{{Value: "u2"}}, Remove: []string{"u1"}}, nil
+			})
+			return err
+		}, store.Change{Kind: store.Group, ID: "g", Op: store.OpUpdate, Version: 2, Added: []string{"u2"}, Removed: []string{"u1"}}},
+		{"delete", func(s *Store) error { return s.Delete(ctx, gref, 0) },
+			store.Change{Kind: store.Group, ID: "g", Op: store.OpDelete, Version: 2}},
+	}
+	for _, op := range ops {
+		for _, step := range []string{"claimed", "written", "members", "journaled"} {
+			if op.name == "create" && step == "claimed" {
+				continue // creates take no claim
+			}
+			t.Run(op.name+"/"+step, func(t *testing.T) {
+				uri, db := testmongo.DB(t)
+				var armed atomic.Bool
+				s1, err := Open(ctx, uri, db, WithLease(lease), withoutRecoverer(), WithFaultHook(func(s string) error {
+					if armed.Load() && s == step {
+						return errKilled
+					}
+					return nil
+				}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s1.Close()
+				for _, id := range []string{"u1", "u2"} {
+					if _, err := s1.Create(ctx, u(id), nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := s1.Create(ctx, store.Resource{Ref: gref, Attrs: map[string]any{"displayName": "G"}}, []store.Member{{Value: "u1"}}); err != nil {
+					t.Fatal(err)
+				}
+				before, _ := s1.Changes(ctx, "t", 0, 0)
+				armed.Store(true)
+				if err := op.do(s1); !errors.Is(err, errKilled) {
+					t.Fatalf("write: %v, want the injected fault", err)
+				}
+				s1.Close() // the process dies
+
+				s2, err := Open(ctx, uri, db, WithLease(lease), withoutRecoverer())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s2.Close()
+				time.Sleep(lease + 20*time.Millisecond)
+				if err := s2.Recover(ctx); err != nil {
+					t.Fatal(err)
+				}
+				// Recovery is idempotent.
+				if err := s2.Recover(ctx); err != nil {
+					t.Fatal(err)
+				}
+				all, err := s2.Changes(ctx, "t", 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkJournal(t, all)
+				committed := step != "claimed"
+				got := all[len(before):]
+				if !committed {
+					if len(got) != 0 {
+						t.Fatalf("uncommitted write journaled: %+v", got)
+					}
+					// The abandoned claim does not block the next writer.
+					if err := op.do(s2); err != nil {
+						t.Fatalf("write after recovery: %v", err)
+					}
+					all, _ = s2.Changes(ctx, "t", 0, 0)
+					checkJournal(t, all)
+					got = all[len(before):]
+				}
+				if len(got) != 1 {
+					t.Fatalf("journal after recovery: %+v, want one entry", got)
+				}
+				c, w := got[0], op.want
+				if c.Kind != w.Kind || c.ID != w.ID || c.Op != w.Op || c.Version != w.Version ||
+					!slices.Equal(c.Added, w.Added) || !slices.Equal(c.Removed, w.Removed) {
+					t.Fatalf("entry %+v, want %+v", c, w)
+				}
+				// The membership delta converged and nothing is left pending.
+				switch op.name {
+				case "update":
+					ms, err := s2.Members(ctx, gref, "", 0)
+					if err != nil || len(ms) != 1 || ms[0].Value != "u2" {
+						t.Fatalf("members %v %v", ms, err)
+					}
+				case "delete":
+					if mo, err := s2.MemberOf(ctx, store.Ref{Tenant: "t", Kind: store.User, ID: "u1"}); err != nil || len(mo) != 0 {
+						t.Fatalf("memberships of u1 after group delete: %v %v", mo, err)
+					}
+					if _, err := s2.Create(ctx, store.Resource{Ref: gref, Attrs: map[string]any{"displayName": "G"}}, nil); err != nil {
+						t.Fatalf("re-create after recovered delete: %v", err)
+					}
+				}
+				if n, err := s2.res.CountDocuments(ctx, map[string]any{"pj": true}); err != nil || n != 0 {
+					t.Fatalf("%d heads still pending (%v)", n, err)
+				}
+			})
+		}
+	}
+}
+
+// checkJournal checks that sequence numbers are 1, 2, 3, … and that each
+// (id, version) appears once, in version order per resource.
+func checkJournal(t *testing.T, cs []store.Change) {
+	t.Helper()
+	last := map[string]int64{}
+	for i, c := range cs {
+		if c.Seq != int64(i+1) {
+			t.Fatalf("entry %d has seq %d", i, c.Seq)
+		}
+		k := string(c.Kind) + "/" + c.ID
+		if c.Op == store.OpCreate {
+			last[k] = 0
+		}
+		if c.Version <= last[k] {
+			t.Fatalf("%s: version %d after %d", k, c.Version, last[k])
+		}
+		last[k] = c.Version
+	}
+}
+
+// TestJournalConcurrentReader runs many writers against a reader that polls
+// Changes: the reader must see every change exactly once, with no gap, in
+// version order per resource.
+func TestJournalConcurrentReader(t *testing.T) {
+	const writers, perWriter = 16, 50
+	ctx := context.Background()
+	uri, db := testmongo.DB(t)
+	var ss []*Store
+	for range 2 { // two replicas on one database
+		s, err := Open(ctx, uri, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ss = append(ss, s)
+	}
+	var done atomic.Bool
+	var got []store.Change
+	readErr := make(chan error, 1)
+	go func() {
+		after := int64(0)
+		for {
+			finished := done.Load()
+			cs, err := ss[1].Changes(ctx, "t", after, 13)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			for _, c := range cs {
+				if c.Seq != after+1 {
+					readErr <- fmt.Errorf("seq %d after %d", c.Seq, after)
+					return
+				}
+				after = c.Seq
+				got = append(got, c)
+			}
+			if len(cs) == 0 {
+				if finished {
+					readErr <- nil
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var writes atomic.Int64
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := ss[w%2]
+			shared := store.Ref{Tenant: "t", Kind: store.User, ID: fmt.Sprintf("shared%d", w%4)}
+			for i := range perWriter {
+				var err error
+				switch {
+				case i == 0:
+					id := fmt.Sprintf("w%d", w)
+					_, err = s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.User, ID: id}, Attrs: map[string]any{"userName": id}}, nil)
+				case i%3 == 0:
+					_, err = s.Update(ctx, shared, func(r *store.Resource) (store.MemberDelta, error) {
+						r.Attrs[fmt.Sprintf("w%d", w)] = float64(i)
+						return store.MemberDelta{}, nil
+					})
+				default:
+					_, err = s.Update(ctx, store.Ref{Tenant: "t", Kind: store.User, ID: fmt.Sprintf("w%d", w)}, func(r *store.Resource) (store.MemberDelta, error) {
+						r.Attrs["n"] = float64(i)
+						return store.MemberDelta{}, nil
+					})
+				}
+				if err != nil {
+					errs <- fmt.Errorf("writer %d write %d: %w", w, i, err)
+					return
+				}
+				writes.Add(1)
+			}
+		}()
+	}
+	// The shared resources exist before the writers start.
+	for i := range 4 {
+		id := fmt.Sprintf("shared%d", i)
+		if _, err := ss[0].Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.User, ID: id}, Attrs: map[string]any{"userName": id}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		writes.Add(1)
+	}
+	wg.Wait()
+	done.Store(true)
+	close(errs)
+	for err := range errs {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if err := <-readErr; err != nil {
+		t.Fatal(err)
+	}
+	all, err := ss[0].Changes(ctx, "t", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkJournal(t, got)
+	if len(got) != len(all) || int64(len(got)) != writes.Load() {
+		t.Fatalf("reader saw %d changes, journal has %d, %d writes acknowledged", len(got), len(all), writes.Load())
+	}
+	seen := map[string]bool{}
+	for _, c := range got {
+		k := fmt.Sprintf("%s@%d", c.ID, c.Version)
+		if seen[k] {
+			t.Fatalf("%s seen twice", k)
+		}
+		seen[k] = true
+	}
+}
