@@ -3,7 +3,12 @@ package scim_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -39,4 +44,79 @@ func BenchmarkPatchAdd10kMembers(b *testing.B) {
 	if err != nil || len(ms) != len(ids) {
 		b.Fatalf("members %d, %v", len(ms), err)
 	}
+}
+
+// benchHandler returns the real handler on a fresh SQLite store with n users.
+func benchHandler(b *testing.B, n int) (http.Handler, []string) {
+	h := newHarness(b)
+	ctx := context.Background()
+	ids := make([]string, n)
+	for i := range ids {
+		u, err := h.st.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "default", Kind: store.User},
+			Attrs: map[string]any{
+				"userName": fmt.Sprintf("user%d@contoso.com", i), "active": true,
+				"emails": []any{map[string]any{"type": "work", "value": fmt.Sprintf("user%d@contoso.com", i), "primary": true}},
+			}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+	return h.srv.Config.Handler, ids
+}
+
+func serve(b *testing.B, hd http.Handler, method, target, body string, want int) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, rd)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rec := httptest.NewRecorder()
+	hd.ServeHTTP(rec, req)
+	if rec.Code != want {
+		b.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body.String())
+	}
+}
+
+// BenchmarkLookupUserNameEq is Entra's lookup: a userName eq filter with a
+// different value each time, in-process (no network).
+func BenchmarkLookupUserNameEq(b *testing.B) {
+	hd, _ := benchHandler(b, 2000)
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1) % 2000
+			serve(b, hd, "GET", "/scim/v2/Users?filter="+url.QueryEscape(fmt.Sprintf(`userName eq "user%d@contoso.com"`, i)), "", 200)
+		}
+	})
+}
+
+// BenchmarkCreateUser is Entra's POST /Users body, in-process.
+func BenchmarkCreateUser(b *testing.B) {
+	hd, _ := benchHandler(b, 0)
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"externalId":"ext%d","userName":"new%d@contoso.com","active":true,"displayName":"Given Family","name":{"formatted":"Given Family","familyName":"Family","givenName":"Given"},"emails":[{"primary":true,"type":"work","value":"new%d@contoso.com"}],"title":"Engineer","meta":{"resourceType":"User"},"roles":[],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Sales","employeeNumber":"%d"}}`, i, i, i, i)
+			serve(b, hd, "POST", "/scim/v2/Users", body, 201)
+		}
+	})
+}
+
+// BenchmarkPatchUserEntra is Entra's incremental update, in-process.
+func BenchmarkPatchUserEntra(b *testing.B) {
+	hd, ids := benchHandler(b, 2000)
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"u%d@contoso.com"},{"op":"Replace","path":"active","value":"False"}]}`, i)
+			serve(b, hd, "PATCH", "/scim/v2/Users/"+ids[i%int64(len(ids))], body, 200)
+		}
+	})
 }

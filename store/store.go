@@ -63,7 +63,7 @@ type Ref struct {
 // in the membership records.
 type Resource struct {
 	Ref
-	Version      int64 // starts at 1, bumped by every change; the ETag is W/"<Version>"
+	Version      int64 // starts at 1 (or the imported version), bumped by every change; the ETag is W/"<Version>"
 	Created      time.Time
 	LastModified time.Time
 	Attrs        map[string]any
@@ -144,9 +144,14 @@ type StateEntry struct {
 // Store is the storage every backend implements. All methods take ctx first
 // and are safe for concurrent use.
 type Store interface {
-	// Create stores a new resource with version 1 and Created = LastModified =
-	// now (unless r.Created is set, for imports), and its initial members
-	// (groups only). An empty r.ID gets a new random id. Returns ErrConflict
+	// Create stores a new resource and its initial members (groups only).
+	// An empty r.ID gets a new random id. The version is 1 and Created =
+	// LastModified = now, except that a positive r.Version, a non-zero
+	// r.Created and a non-zero r.LastModified are kept as given, to the
+	// nanosecond (for `scimbridge import`, which recreates resources with
+	// the id, version and timestamps they had in another store; the
+	// storetest case CreateKeepsImportedMeta checks it). The journal entry
+	// of the creation carries the resource's version. Returns ErrConflict
 	// (a *ConflictError) on a uniqueness violation; nothing is written then.
 	Create(ctx context.Context, r Resource, members []Member) (Resource, error)
 

@@ -131,9 +131,10 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) error {
 
 // configFlags are the flags every command that loads the configuration has.
 type configFlags struct {
-	config  string
-	listen  string
-	dataDir string
+	config   string
+	listen   string
+	dataDir  string
+	mongoURI string
 }
 
 // register adds --config and --data-dir to fs, and --listen if withListen.
@@ -143,6 +144,7 @@ func (f *configFlags) register(fs *flag.FlagSet, withListen bool) {
 		fs.StringVar(&f.listen, "listen", "", "listen address host:port, port 0 for any (overrides $"+config.EnvListen+")")
 	}
 	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (overrides $"+config.EnvDataDir+")")
+	fs.StringVar(&f.mongoURI, "mongo-uri", "", "use the MongoDB store at this URI (overrides $"+config.EnvMongoURI+")")
 }
 
 // load loads the configuration with the flags that were set overriding the
@@ -157,6 +159,8 @@ func (c *cli) load(fs *flag.FlagSet, f *configFlags) (*config.Config, error) {
 			overrides[config.EnvListen] = v
 		case "data-dir":
 			overrides[config.EnvDataDir] = v
+		case "mongo-uri":
+			overrides[config.EnvMongoURI] = v
 		default:
 			return
 		}

@@ -13,6 +13,7 @@ const (
 	DefaultDataDir      = "./data"
 	DefaultStoreType    = "sqlite"
 	DefaultStoreFile    = "scimbridge.db"
+	DefaultMongoDB      = "scimbridge"
 	DefaultMaxBodyBytes = 10 << 20
 	DefaultMaxResults   = 1000
 	DefaultLogLevel     = "info"
@@ -62,10 +63,20 @@ type Config struct {
 
 // Store selects and configures the storage backend.
 type Store struct {
-	// Type is the backend: "sqlite" (the only one so far).
+	// Type is the backend: "sqlite" (embedded, the default) or "mongo".
 	Type string `yaml:"type"`
 	// Path is the SQLite database file. Default: <dataDir>/scimbridge.db.
 	Path string `yaml:"path"`
+	// URI is the MongoDB connection string (mongodb:// or mongodb+srv://).
+	// It may hold credentials: prefer SCIMBRIDGE_MONGO_URI or URIFile.
+	URI string `yaml:"uri"`
+	// URIFile is a file holding the MongoDB connection string.
+	URIFile string `yaml:"uriFile"`
+	// Database is the MongoDB database. Default: scimbridge.
+	Database string `yaml:"database"`
+	// ConnectRetry keeps retrying an unreachable MongoDB at start, with
+	// backoff, for this long before giving up (0: fail at once).
+	ConnectRetry time.Duration `yaml:"connectRetry"`
 }
 
 // Log configures logging.
@@ -205,6 +216,9 @@ func Default() *Config {
 func (c *Config) applyDerivedDefaults() {
 	if c.Store.Path == "" && c.DataDir != "" {
 		c.Store.Path = filepath.Join(c.DataDir, DefaultStoreFile)
+	}
+	if c.Store.Database == "" {
+		c.Store.Database = DefaultMongoDB
 	}
 	for i := range c.Tenants {
 		if o := c.Tenants[i].OAuth; o != nil && o.TokenLifetime == 0 {

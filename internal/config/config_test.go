@@ -162,7 +162,7 @@ var badFiles = map[string][]string{
 		`listen: "abc" is not host:port`,
 		`dataDir: must not be empty`,
 		`baseURL: "https://scim.example.com/scim/v2" must not have a path`,
-		`store.type: "mongo" is not supported (want sqlite)`,
+		`store.uri: must be set for store.type mongo`,
 		`maxBodyBytes: -1 must be greater than 0`,
 		`maxResults: 10001 must be between 1 and 10000`,
 		`log.level: "loud" must be one of debug, info, warn, error`,
@@ -440,5 +440,47 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if got := c.OAuthClientIDs("acme"); len(got) != 1 || c.Bulk != (Bulk{MaxOperations: DefaultBulkMaxOperations, MaxPayloadBytes: DefaultBulkMaxPayloadBytes}) {
 		t.Errorf("example: acme OAuth clients %v, bulk %+v", got, c.Bulk)
+	}
+}
+
+func TestMongoStore(t *testing.T) {
+	dir := t.TempDir()
+	envOf := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+	// SCIMBRIDGE_MONGO_URI alone selects the MongoDB store with defaults.
+	c, err := Load("", envOf(map[string]string{EnvMongoURI: "mongodb://u:secret@db1:27017/?replicaSet=rs0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Type != "mongo" || c.Store.Database != DefaultMongoDB || c.Store.URI == "" {
+		t.Fatalf("store %+v", c.Store)
+	}
+
+	// The URI may come from a file relative to the config file.
+	if err := os.WriteFile(filepath.Join(dir, "mongo.uri"), []byte("mongodb://db2:27017\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfgPath, []byte("store:\n  type: mongo\n  uriFile: mongo.uri\n  database: prod\n  connectRetry: 30s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(cfgPath, envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.URI != "mongodb://db2:27017" || c.Store.Database != "prod" || c.Store.ConnectRetry.String() != "30s" {
+		t.Fatalf("store %+v", c.Store)
+	}
+
+	// A bad scheme is named without leaking the password.
+	if err := os.WriteFile(cfgPath, []byte("store:\n  type: mongo\n  uri: http://u:hunter2@db\n  database: a.b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(cfgPath, envOf(nil))
+	if err == nil || !strings.Contains(err.Error(), "store.uri:") || !strings.Contains(err.Error(), "store.database:") {
+		t.Fatalf("err %v", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("password leaked: %v", err)
 	}
 }

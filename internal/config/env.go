@@ -9,10 +9,12 @@ import (
 
 // Environment variables that override the config file.
 const (
-	EnvListen       = "SCIMBRIDGE_LISTEN"
-	EnvDataDir      = "SCIMBRIDGE_DATA_DIR"
-	EnvBaseURL      = "SCIMBRIDGE_BASE_URL"
-	EnvStorePath    = "SCIMBRIDGE_STORE_PATH"
+	EnvListen    = "SCIMBRIDGE_LISTEN"
+	EnvDataDir   = "SCIMBRIDGE_DATA_DIR"
+	EnvBaseURL   = "SCIMBRIDGE_BASE_URL"
+	EnvStorePath = "SCIMBRIDGE_STORE_PATH"
+	// EnvMongoURI sets store.uri and selects the MongoDB store.
+	EnvMongoURI     = "SCIMBRIDGE_MONGO_URI"
 	EnvMaxBodyBytes = "SCIMBRIDGE_MAX_BODY_BYTES"
 	EnvMaxResults   = "SCIMBRIDGE_MAX_RESULTS"
 	EnvLogLevel     = "SCIMBRIDGE_LOG_LEVEL"
@@ -43,6 +45,9 @@ func (c *Config) applyEnv(env func(string) string) []string {
 		if v := env(s.name); v != "" {
 			*s.dst = v
 		}
+	}
+	if v := strings.TrimSpace(env(EnvMongoURI)); v != "" {
+		c.Store.Type, c.Store.URI, c.Store.URIFile = "mongo", v, ""
 	}
 	var problems []string
 	if v := env(EnvMaxBodyBytes); v != "" {

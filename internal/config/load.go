@@ -39,6 +39,7 @@ func Load(path string, env func(string) string) (*Config, error) {
 	problems = append(problems, c.applyEnv(env)...)
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	c.applyDerivedDefaults()
+	problems = append(problems, c.resolveStoreURI(dir)...)
 	problems = append(problems, c.problems()...)
 	problems = append(problems, c.resolve(dir, env)...)
 	if len(problems) > 0 {

@@ -56,6 +56,7 @@ func (c *Config) resolve(dir string, env func(string) string) []string {
 		}
 	}
 	p = append(p, c.resolveSchemas(dir)...)
+
 	return p
 }
 
@@ -178,4 +179,19 @@ func fileError(err error) string {
 		return fmt.Sprintf("cannot read %s: %v", pe.Path, pe.Err)
 	}
 	return err.Error()
+}
+
+// resolveStoreURI reads store.uriFile, which holds a secret (the MongoDB
+// connection string may carry credentials). It runs before validation so the
+// URI it reads is validated like one given inline.
+func (c *Config) resolveStoreURI(dir string) []string {
+	if c.Store.URIFile == "" || c.Store.URI != "" {
+		return nil
+	}
+	b, err := os.ReadFile(relTo(dir, c.Store.URIFile))
+	if err != nil {
+		return []string{"store.uriFile: " + fileError(err)}
+	}
+	c.Store.URI = strings.TrimSpace(string(b))
+	return nil
 }

@@ -56,8 +56,21 @@ func (c *Config) problems() []string {
 		if c.Store.Path == "" {
 			add("store.path: must not be empty")
 		}
+	case "mongo":
+		switch {
+		case c.Store.URI == "":
+			add("store.uri: must be set for store.type mongo (or set %s, or store.uriFile)", EnvMongoURI)
+		case !strings.HasPrefix(c.Store.URI, "mongodb://") && !strings.HasPrefix(c.Store.URI, "mongodb+srv://"):
+			add("store.uri: %q must start with mongodb:// or mongodb+srv://", redactURL(c.Store.URI))
+		}
+		if c.Store.Database == "" || strings.ContainsAny(c.Store.Database, `/\. "$`) {
+			add("store.database: %q is not a valid MongoDB database name", c.Store.Database)
+		}
+		if c.Store.ConnectRetry < 0 {
+			add("store.connectRetry: must not be negative")
+		}
 	default:
-		add("store.type: %q is not supported (want sqlite)", c.Store.Type)
+		add("store.type: %q is not supported (want sqlite or mongo)", c.Store.Type)
 	}
 	if c.MaxBodyBytes <= 0 {
 		add("maxBodyBytes: %d must be greater than 0", c.MaxBodyBytes)

@@ -47,7 +47,7 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	terms, exact := query.Plan(q.Filter)
 	f := bson.D{{Key: "t", Value: tenant}, {Key: "k", Value: string(kind)}, {Key: "del", Value: false}}
 	for _, t := range terms {
-		c, err := s.termFilter(ctx, tenant, t)
+		c, err := s.termFilter(ctx, tenant, kind, t)
 		if err != nil {
 			return store.Page{}, fmt.Errorf("mongo query: %w", err)
 		}
@@ -124,11 +124,11 @@ func (s *Store) find(ctx context.Context, f bson.D, o *options.FindOptionsBuilde
 }
 
 // termFilter returns the filter conditions of one planned term.
-func (s *Store) termFilter(ctx context.Context, tenant string, t query.Term) (bson.D, error) {
+func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, t query.Term) (bson.D, error) {
 	if t.Or != nil {
 		var alts bson.A
 		for _, alt := range t.Or {
-			c, err := s.termFilter(ctx, tenant, alt)
+			c, err := s.termFilter(ctx, tenant, kind, alt)
 			if err != nil {
 				return nil, err
 			}
@@ -171,6 +171,11 @@ func (s *Store) termFilter(ctx context.Context, tenant string, t query.Term) (bs
 	}
 	v := t.Value.(string)
 	switch {
+	case t.Op == query.Eq && t.Field == query.FieldUserName && kind == store.User:
+		// The unique index (t, xu): an index lookup.
+		return bson.D{{Key: "xu", Value: v}}, nil
+	case t.Op == query.Eq && t.Field == query.FieldExternalID:
+		return bson.D{{Key: "xe", Value: string(kind) + ":" + v}}, nil
 	case t.Op == query.Eq:
 		return bson.D{{Key: field, Value: v}}, nil
 	case v == "":

@@ -22,7 +22,7 @@ const (
 
 	qInsertResource = `INSERT INTO resources (tenant, id, kind, version, created, last_modified,
 		external_id, user_name_lc, display_name_lc, display, active, doc)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateResource = `UPDATE resources SET version = ?, last_modified = ?, external_id = ?, user_name_lc = ?,
 		display_name_lc = ?, display = ?, active = ?, doc = ? WHERE tenant = ? AND id = ?`
 	qUpdateDoc      = `UPDATE resources SET version = ?, last_modified = ?, doc = ? WHERE tenant = ? AND id = ?`
@@ -82,14 +82,16 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 		r.LastModified = now
 	}
 	r.Created, r.LastModified = r.Created.UTC(), r.LastModified.UTC()
-	r.Version = 1
+	if r.Version <= 0 {
+		r.Version = 1 // a positive version is kept, for imports
+	}
 	sh := shadows(r.Kind, r.Attrs)
 	ids := make([]string, len(members))
 	for i, m := range members {
 		ids[i] = m.Value
 	}
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := s.txExec(ctx, tx, qInsertResource, r.Tenant, r.ID, string(r.Kind),
+		if _, err := s.txExec(ctx, tx, qInsertResource, r.Tenant, r.ID, string(r.Kind), r.Version,
 			r.Created.UnixNano(), r.LastModified.UnixNano(),
 			sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, doc); err != nil {
 			return mapErr(err)
@@ -104,7 +106,7 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 				return err
 			}
 		}
-		return s.journal(ctx, tx, r.Ref, store.OpCreate, 1, now, added, nil)
+		return s.journal(ctx, tx, r.Ref, store.OpCreate, r.Version, now, added, nil)
 	})
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)

@@ -69,6 +69,7 @@ func tests() []testCase {
 	return []testCase{
 		{"CreateGet", testCreateGet},
 		{"CreateExplicitIDAndCreated", testCreateExplicit},
+		{"CreateKeepsImportedMeta", testCreateImported},
 		{"GetNotFound", testGetNotFound},
 		{"UpdateBumpsVersion", testUpdate},
 		{"UpdateNoChange", testUpdateNoChange},
