@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -97,6 +98,7 @@ func BenchmarkLookupUserNameEq(b *testing.B) {
 func BenchmarkCreateUser(b *testing.B) {
 	hd, _ := benchHandler(b, 0)
 	var n atomic.Int64
+	b.SetParallelism(8) // Entra-like concurrency: 16 clients on 2 cores
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -111,12 +113,45 @@ func BenchmarkCreateUser(b *testing.B) {
 func BenchmarkPatchUserEntra(b *testing.B) {
 	hd, ids := benchHandler(b, 2000)
 	var n atomic.Int64
+	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
 			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"u%d@contoso.com"},{"op":"Replace","path":"active","value":"False"}]}`, i)
 			serve(b, hd, "PATCH", "/scim/v2/Users/"+ids[i%int64(len(ids))], body, 200)
+		}
+	})
+}
+
+// BenchmarkPatchMembers50 is Entra's member batch: one PATCH adding 50
+// members to one of 20 groups, in-process, 16-way concurrent.
+func BenchmarkPatchMembers50(b *testing.B) {
+	hd, ids := benchHandler(b, 5000)
+	var groups []string
+	for g := 0; g < 20; g++ {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/scim/v2/Groups", strings.NewReader(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G%d"}`, g)))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		hd.ServeHTTP(rec, req)
+		var out struct{ ID string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.ID == "" {
+			b.Fatalf("create group: %d %s", rec.Code, rec.Body.String())
+		}
+		groups = append(groups, out.ID)
+	}
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(n.Add(1))
+			var vals []string
+			for k := 0; k < 50; k++ {
+				vals = append(vals, fmt.Sprintf(`{"value":%q}`, ids[(i*50+k)%len(ids)]))
+			}
+			body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[` + strings.Join(vals, ",") + `]}]}`
+			serve(b, hd, "PATCH", "/scim/v2/Groups/"+groups[i%len(groups)], body, 204)
 		}
 	})
 }
