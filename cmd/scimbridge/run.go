@@ -21,6 +21,8 @@ Usage:
   scimbridge token create [--tenant T] [--name N] [--config FILE] [--data-dir DIR]
   scimbridge token revoke-oauth [--tenant T] [--client ID] [--config FILE] [--data-dir DIR]
   scimbridge token hash < SECRET
+  scimbridge export [--config FILE] [--data-dir DIR] [--tenant T | --all-tenants] [--out FILE|-]
+  scimbridge import [--config FILE] [--data-dir DIR] [--in FILE|-] [--tenant-map OLD=NEW] [--skip-existing]
   scimbridge version
   scimbridge help [COMMAND]
 
@@ -63,6 +65,10 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		return c.serve(ctx, rest)
 	case "token":
 		return c.token(ctx, rest)
+	case "export":
+		return c.export(ctx, rest)
+	case "import":
+		return c.importCmd(ctx, rest)
 	case "version":
 		return c.version(rest)
 	case "help", "-h", "-help", "--help":

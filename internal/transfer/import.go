@@ -106,8 +106,11 @@ type importer struct {
 	counts  Counts // read so far for the current tenant
 	pending *group // the group whose members lines are being read
 	// deferred are groups of the current tenant that have members not
-	// created yet (a nested group later in the stream).
+	// created yet (a nested group later in the stream); waiters lists
+	// them by missing member id. A deferred group is created as soon as
+	// its last missing member is.
 	deferred []*group
+	waiters  map[string][]*group
 }
 
 // group is a group resource with its member ids.
@@ -115,6 +118,8 @@ type group struct {
 	r       store.Resource
 	members []string
 	line    int64
+	missing map[string]bool // deferred: the members that do not exist yet
+	done    bool            // deferred: created since
 }
 
 func (im *importer) errorf(line int64, format string, args ...any) error {
@@ -259,6 +264,7 @@ func (im *importer) beginTenant(ctx context.Context, tenant string) error {
 		}
 	}
 	im.tenant, im.target, im.counts = tenant, target, Counts{}
+	im.deferred, im.waiters = nil, map[string][]*group{}
 	im.res.Read.Tenants = append(im.res.Read.Tenants, tenant)
 	im.res.Read.Counts[tenant] = Counts{}
 	return nil
@@ -358,6 +364,11 @@ func (im *importer) flushGroup(ctx context.Context) error {
 		return im.errorf(g.line, "group %q: %w", g.r.ID, err)
 	}
 	if len(missing) > 0 {
+		g.missing = map[string]bool{}
+		for _, id := range missing {
+			g.missing[id] = true
+			im.waiters[id] = append(im.waiters[id], g)
+		}
 		im.deferred = append(im.deferred, g)
 		return nil
 	}
@@ -401,63 +412,70 @@ func (im *importer) create(ctx context.Context, r store.Resource, members []stor
 		}
 	}
 	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Attribute != "id" {
+		// A backend may report another unique attribute first when the
+		// id exists too (it is the same resource, imported before).
+		if found, xerr := im.st.Exists(ctx, im.target, []string{r.ID}); xerr == nil && found[r.ID] != "" {
+			ce = &store.ConflictError{Attribute: "id"}
+		}
+	}
 	switch {
 	case err == nil:
 		im.created(count)
-		return nil
-	case errors.As(err, &ce) && ce.Attribute == "id" && im.opt.SkipExisting:
+	case ce != nil && ce.Attribute == "id" && im.opt.SkipExisting:
 		im.skipped(count)
-		return nil
-	case errors.As(err, &ce) && ce.Attribute == "id":
+	case ce != nil && ce.Attribute == "id":
 		return im.errorf(line, "%s %q: a resource with this id already exists in tenant %q of the target store (--skip-existing leaves it as it is)", r.Kind, r.ID, im.target)
-	case errors.As(err, &ce):
+	case ce != nil:
 		return im.errorf(line, "%s %q: another resource of tenant %q in the target store has the same %s", r.Kind, r.ID, im.target, ce.Attribute)
+	default:
+		return im.errorf(line, "%s %q: %w", r.Kind, r.ID, err)
 	}
-	return im.errorf(line, "%s %q: %w", r.Kind, r.ID, err)
+	return im.unblock(ctx, r.ID)
 }
 
-// resolveDeferred creates the deferred groups once their members exist:
-// repeatedly, as a group may wait for another deferred group. Groups left
-// then are in a membership cycle (or name members that are in neither the
-// export nor the target): they are created with the members that exist,
-// and the cycle's members are added afterwards with an update, which
-// changes their version and lastModified.
-func (im *importer) resolveDeferred(ctx context.Context) error {
-	for len(im.deferred) > 0 {
-		progress := false
-		rest := im.deferred[:0]
-		for _, g := range im.deferred {
-			missing, err := im.missing(ctx, g.members)
-			if err != nil {
-				return im.errorf(g.line, "group %q: %w", g.r.ID, err)
-			}
-			if len(missing) > 0 {
-				rest = append(rest, g)
-				continue
-			}
-			if err := im.createGroup(ctx, g); err != nil {
-				return err
-			}
-			progress = true
-		}
-		im.deferred = rest
-		if !progress {
-			break
-		}
-	}
-	if len(im.deferred) == 0 {
+// unblock creates the deferred groups that waited only for id.
+func (im *importer) unblock(ctx context.Context, id string) error {
+	gs := im.waiters[id]
+	if len(gs) == 0 {
 		return nil
 	}
+	delete(im.waiters, id)
+	for _, g := range gs {
+		delete(g.missing, id)
+		if len(g.missing) > 0 || g.done {
+			continue
+		}
+		g.done = true
+		if err := im.createGroup(ctx, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveDeferred handles the deferred groups left at the end of a tenant:
+// they are in a membership cycle (A in B, B in A), or name members that are
+// in neither the export nor the target store. They are created with the
+// members that exist, and the cycle's members are added afterwards with an
+// update, which changes their version and lastModified (with a warning).
+func (im *importer) resolveDeferred(ctx context.Context) error {
+	var left []*group
 	waiting := map[string]bool{}
 	for _, g := range im.deferred {
-		waiting[g.r.ID] = true
+		if !g.done {
+			left = append(left, g)
+			waiting[g.r.ID] = true
+		}
 	}
+	im.deferred, im.waiters = nil, map[string][]*group{}
 	type later struct {
 		g   *group
 		add []store.Member
 	}
 	var updates []later
-	for _, g := range im.deferred {
+	for _, g := range left {
+		// Earlier groups of the cycle exist by now.
 		missing, err := im.missing(ctx, g.members)
 		if err != nil {
 			return im.errorf(g.line, "group %q: %w", g.r.ID, err)
@@ -465,9 +483,10 @@ func (im *importer) resolveDeferred(ctx context.Context) error {
 		var add []store.Member
 		var dangling []string
 		for _, id := range missing {
-			if waiting[id] {
+			switch {
+			case waiting[id]:
 				add = append(add, store.Member{Value: id})
-			} else {
+			default:
 				dangling = append(dangling, id)
 			}
 		}
@@ -492,7 +511,6 @@ func (im *importer) resolveDeferred(ctx context.Context) error {
 		im.opt.Warnf("line %d: group %q of tenant %q is in a membership cycle: its members are complete, but its version is %d (exported: %d) and its lastModified the time of the import",
 			u.g.line, u.g.r.ID, im.target, r.Version, u.g.r.Version)
 	}
-	im.deferred = nil
 	return nil
 }
 

@@ -177,7 +177,9 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 		r.LastModified = now
 	}
 	r.Created, r.LastModified = r.Created.UTC(), r.LastModified.UTC()
-	r.Version = 1
+	if r.Version <= 0 {
+		r.Version = 1 // a positive version is kept: imports move resources as they were
+	}
 	var add []memberRef
 	if len(members) > 0 {
 		ids := make([]string, 0, len(members))
@@ -196,9 +198,9 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 		slices.SortFunc(add, func(a, b memberRef) int { return strings.Compare(a.ID, b.ID) })
 	}
 	h := &head{
-		Key: rkey(r.Tenant, r.ID), T: r.Tenant, ID: r.ID, K: string(r.Kind), V: 1, Inc: newInc(),
+		Key: rkey(r.Tenant, r.ID), T: r.Tenant, ID: r.ID, K: string(r.Kind), V: r.Version, Inc: newInc(),
 		C: r.Created.UnixNano(), M: r.LastModified.UnixNano(), O: math.MaxInt64, Doc: string(doc),
-		PJ: true, Pend: &pending{Op: string(store.OpCreate), V: 1, At: now.UnixNano(), Add: add},
+		PJ: true, Pend: &pending{Op: string(store.OpCreate), V: r.Version, At: now.UnixNano(), Add: add},
 	}
 	h.setShadows(r.Attrs)
 	for attempt := 0; ; attempt++ {
