@@ -17,12 +17,13 @@ const usage = `scimbridge is a SCIM 2.0 provisioning bridge: SCIM clients such a
 Entra ID push users and groups to it, and it keeps them in its store.
 
 Usage:
-  scimbridge serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+  scimbridge serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--mongo-uri URI]
   scimbridge token create [--tenant T] [--name N] [--config FILE] [--data-dir DIR]
   scimbridge token revoke-oauth [--tenant T] [--client ID] [--config FILE] [--data-dir DIR]
   scimbridge token hash < SECRET
   scimbridge export [--config FILE] [--data-dir DIR] [--tenant T | --all-tenants] [--out FILE|-]
   scimbridge import [--config FILE] [--data-dir DIR] [--in FILE|-] [--tenant-map OLD=NEW] [--skip-existing]
+  scimbridge healthcheck [--url URL]
   scimbridge version
   scimbridge help [COMMAND]
 
@@ -69,6 +70,8 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		return c.export(ctx, rest)
 	case "import":
 		return c.importCmd(ctx, rest)
+	case "healthcheck":
+		return c.healthcheck(ctx, rest)
 	case "version":
 		return c.version(rest)
 	case "help", "-h", "-help", "--help":

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,6 +67,9 @@ func newBridge(t testing.TB, name string, st store.Store, reg *schemas.Registry)
 	h, err := scim.NewHandler(scim.Options{
 		Store:   st,
 		Schemas: reg,
+		// Errors the handler logs (such as the cause of a 500) go to the
+		// test log.
+		Logger:  slog.New(slog.NewTextHandler(testLog{t, name}, &slog.HandlerOptions{Level: slog.LevelError})),
 		Tenants: []scim.Tenant{{Name: scim.DefaultTenant, TokenHashes: [][32]byte{scim.HashToken(token)}}},
 	})
 	if err != nil {
@@ -74,6 +78,17 @@ func newBridge(t testing.TB, name string, st store.Store, reg *schemas.Registry)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &bridge{name: name, srv: srv, st: st}
+}
+
+// testLog writes log lines to the test log.
+type testLog struct {
+	t    testing.TB
+	name string
+}
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Logf("bridge %s: %s", l.name, bytes.TrimSpace(p))
+	return len(p), nil
 }
 
 // resp is a decoded response.
