@@ -198,7 +198,7 @@ func (s *server) runList(w http.ResponseWriter, r *http.Request, rt *schemas.Res
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := appendJSON(make([]byte, 0, 1024), v)
 	if err != nil {
 		writeAPIError(w, errInternal)
 		return

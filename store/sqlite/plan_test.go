@@ -30,7 +30,7 @@ func TestIndexedFilters(t *testing.T) {
 	}{
 		{store.User, `userName eq "Alice"`, "resources_user_name"},
 		{store.User, `externalId eq "x"`, "resources_external_id"},
-		{store.User, `emails.value eq "a@b"`, "emails_value"},
+		{store.User, `emails.value eq "a@b"`, "e USING PRIMARY KEY (tenant=? AND value_lc=?)"},
 		{store.User, `id eq "u1"`, "resources_id"},
 		{store.Group, `displayName eq "G"`, "resources_display_name"},
 		{store.Group, `members eq "u1"`, "members_member"},

@@ -29,8 +29,9 @@ const (
 	qTouchResource  = `UPDATE resources SET version = ?, last_modified = ? WHERE tenant = ? AND id = ?`
 	qDeleteResource = `DELETE FROM resources WHERE tenant = ? AND id = ?`
 
-	qDeleteEmails = `DELETE FROM emails WHERE tenant = ? AND id = ?`
-	qInsertEmail  = `INSERT OR IGNORE INTO emails (tenant, id, value_lc) VALUES (?, ?, ?)`
+	// emails has no index by id: rows go by their exact keys.
+	qDeleteEmail = `DELETE FROM emails WHERE tenant = ? AND id = ? AND value_lc = ?`
+	qInsertEmail = `INSERT OR IGNORE INTO emails (tenant, id, value_lc) VALUES (?, ?, ?)`
 
 	// Only ids of existing resources of the tenant, never the group itself.
 	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id, member_kind)
@@ -49,7 +50,7 @@ const (
 
 var writeQueries = []string{
 	qGet, qInsertResource, qUpdateResource, qUpdateDoc, qTouchResource, qDeleteResource,
-	qDeleteEmails, qInsertEmail, qAddMembers, qRemoveMembers, qKeepMembers,
+	qDeleteEmail, qInsertEmail, qAddMembers, qRemoveMembers, qKeepMembers,
 	qDeleteGroupMembers, qDeleteMemberships, qInsertJournal,
 	qPutStateAny, qPutStateNew, qPutStateIf, qDeleteState, qAcquireLease,
 }
@@ -202,10 +203,11 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 				return mapErr(err)
 			}
 			if ref.Kind == store.User && !slices.Equal(sh.emails, oldSh.emails) {
-				if _, err := s.txExec(ctx, tx, qDeleteEmails, ref.Tenant, ref.ID); err != nil {
+				// Only the addresses that come or go touch the table.
+				if err := s.deleteEmails(ctx, tx, ref, without(oldSh.emails, sh.emails)); err != nil {
 					return err
 				}
-				if err := s.insertEmails(ctx, tx, ref, sh.emails); err != nil {
+				if err := s.insertEmails(ctx, tx, ref, without(sh.emails, oldSh.emails)); err != nil {
 					return err
 				}
 			}
@@ -308,7 +310,17 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 		if ifVersion > 0 && version != ifVersion {
 			return store.ErrPrecondition
 		}
-		for _, q := range []string{qDeleteResource, qDeleteEmails, qDeleteGroupMembers, qDeleteMemberships} {
+		if ref.Kind == store.User {
+			// The doc names the user's rows of emails (see shadows).
+			var attrs map[string]any
+			if err := json.Unmarshal(doc, &attrs); err != nil {
+				return fmt.Errorf("decode %s: %w", ref.ID, err)
+			}
+			if err := s.deleteEmails(ctx, tx, ref, shadows(ref.Kind, attrs).emails); err != nil {
+				return err
+			}
+		}
+		for _, q := range []string{qDeleteResource, qDeleteGroupMembers, qDeleteMemberships} {
 			if _, err := s.txExec(ctx, tx, q, ref.Tenant, ref.ID); err != nil {
 				return err
 			}
@@ -347,6 +359,34 @@ func (s *Store) Exists(ctx context.Context, tenant string, ids []string) (map[st
 		return nil, fmt.Errorf("sqlite exists: %w", err)
 	}
 	return out, nil
+}
+
+// deleteEmails deletes the emails rows of ref's addresses emails.
+func (s *Store) deleteEmails(ctx context.Context, tx *sql.Tx, ref store.Ref, emails []string) error {
+	if len(emails) == 0 {
+		return nil
+	}
+	st, err := s.txStmt(ctx, tx, qDeleteEmail)
+	if err != nil {
+		return err
+	}
+	for _, e := range emails {
+		if _, err := st.ExecContext(ctx, ref.Tenant, ref.ID, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// without returns the elements of a that are not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, e := range a {
+		if !slices.Contains(b, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (s *Store) insertEmails(ctx context.Context, tx *sql.Tx, ref store.Ref, emails []string) error {

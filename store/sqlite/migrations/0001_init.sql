@@ -17,22 +17,25 @@ CREATE TABLE resources (
 	doc             BLOB    NOT NULL
 );
 CREATE UNIQUE INDEX resources_id ON resources (tenant, id);
-CREATE UNIQUE INDEX resources_user_name ON resources (tenant, user_name_lc);
+CREATE UNIQUE INDEX resources_user_name ON resources (tenant, user_name_lc) WHERE user_name_lc IS NOT NULL;
 CREATE UNIQUE INDEX resources_group_display_name ON resources (tenant, display_name_lc) WHERE kind = 'Group';
 CREATE UNIQUE INDEX resources_external_id ON resources (tenant, kind, external_id);
+-- (tenant, kind) lists a kind in creation order (rid) without sorting.
+-- There is no index on created: every index is paid for by every write, and
+-- meta.created filters are rare; they scan resources_kind.
 CREATE INDEX resources_kind ON resources (tenant, kind);
 CREATE INDEX resources_display_name ON resources (tenant, kind, display_name_lc);
-CREATE INDEX resources_created ON resources (tenant, kind, created);
 CREATE INDEX resources_last_modified ON resources (tenant, kind, last_modified);
 
--- Lower-cased emails[].value of users.
+-- Lower-cased emails[].value of users, keyed for emails.value filters. One
+-- b-tree and no index by id: a user's rows are deleted by their exact keys,
+-- known from the user's doc (see shadows).
 CREATE TABLE emails (
 	tenant   TEXT NOT NULL,
-	id       TEXT NOT NULL,
 	value_lc TEXT NOT NULL,
-	PRIMARY KEY (tenant, id, value_lc)
+	id       TEXT NOT NULL,
+	PRIMARY KEY (tenant, value_lc, id)
 ) WITHOUT ROWID;
-CREATE INDEX emails_value ON emails (tenant, value_lc);
 
 -- Group memberships, one row per (group, member).
 CREATE TABLE members (
