@@ -69,3 +69,43 @@ func TestIndexedFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestListPlans checks the shapes that have no filter term or one without
+// an index of its own: a kind is listed in creation order through
+// resources_kind, without a sort and without scanning other kinds.
+func TestListPlans(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range []struct {
+		query string
+		index string
+	}{
+		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' ORDER BY r.rid LIMIT 10 OFFSET 5`, "resources_kind"},
+		{`SELECT count(*) FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User'`, "resources_kind"},
+		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.created > 5 ORDER BY r.rid LIMIT 10`, "resources_kind"},
+		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.active = 1 ORDER BY r.rid LIMIT 10`, "resources_kind"},
+		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.id IN (SELECT e.id FROM emails AS e WHERE e.tenant = 't' AND (e.value_lc >= 'a' AND substr(e.value_lc, 1, 1) = 'a')) ORDER BY r.rid LIMIT 10`, "PRIMARY KEY (tenant=? AND value_lc>?)"},
+	} {
+		rows, err := s.r.Query(`EXPLAIN QUERY PLAN ` + c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		if !strings.Contains(p, c.index) || strings.Contains(p, "SCAN r") || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q does not use %s", c.query, p, c.index)
+		}
+	}
+}
