@@ -194,7 +194,13 @@ func mapErr(err error) error {
 	if errors.Is(err, store.ErrUnavailable) {
 		return err
 	}
+	// A cleared connection pool (another operation on the connection
+	// failed, e.g. the network dropped) is the driver's
+	// driver.RetryablePoolError: as transient as the network error itself.
+	var pool interface{ Retryable() bool }
 	switch {
+	case errors.As(err, &pool) && pool.Retryable():
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	case strings.Contains(err.Error(), "server selection error"):
 		return fmt.Errorf("%w: no reachable server: %s", store.ErrUnavailable, firstLine(err))
 	case mongo.IsNetworkError(err), errors.Is(err, mongo.ErrClientDisconnected):

@@ -84,7 +84,7 @@ func TestListPlans(t *testing.T) {
 		index string
 	}{
 		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' ORDER BY r.rid LIMIT 10 OFFSET 5`, "resources_kind"},
-		{`SELECT count(*) FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User'`, "resources_kind"},
+		{`SELECT count(*) FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User'`, "(tenant=? AND kind=?)"},
 		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.created > 5 ORDER BY r.rid LIMIT 10`, "resources_kind"},
 		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.active = 1 ORDER BY r.rid LIMIT 10`, "resources_kind"},
 		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.id IN (SELECT e.id FROM emails AS e WHERE e.tenant = 't' AND (e.value_lc >= 'a' AND substr(e.value_lc, 1, 1) = 'a')) ORDER BY r.rid LIMIT 10`, "PRIMARY KEY (tenant=? AND value_lc>?)"},

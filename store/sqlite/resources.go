@@ -43,7 +43,8 @@ const (
 	qKeepMembers = `DELETE FROM members WHERE tenant = ?1 AND group_id = ?2
 		AND member_id NOT IN (SELECT value FROM json_each(?3)) RETURNING member_id`
 	qDeleteGroupMembers = `DELETE FROM members WHERE tenant = ? AND group_id = ?`
-	qDeleteMemberships  = `DELETE FROM members WHERE tenant = ? AND member_id = ?`
+	// Without INDEXED BY the planner scans the tenant's members by primary key.
+	qDeleteMemberships = `DELETE FROM members INDEXED BY members_member WHERE tenant = ? AND member_id = ?`
 
 	qInsertJournal = `INSERT INTO journal (tenant, kind, id, op, version, at, added, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 )

@@ -424,9 +424,10 @@ func cutMidTraffic(t *testing.T, p *proxy, br *bridge, st store.Store, w *worklo
 	<-stopAfter
 	time.Sleep(30 * time.Millisecond)
 	p.cut()
-	// Longer than the store's 2s timeout: requests in flight and new ones
-	// fail rather than wait for the server.
-	time.Sleep(3 * time.Second)
+	// Longer than twice the store's 2s timeout (a retryable write may wait
+	// twice): requests in flight and new ones fail rather than wait for the
+	// network to come back.
+	time.Sleep(5 * time.Second)
 	p.up()
 	wg.Wait()
 	for _, o := range others {
