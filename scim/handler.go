@@ -33,6 +33,7 @@ type server struct {
 	maxBody    int64
 	maxResults int
 	tenants    map[string]*tenantAuth
+	metrics    *metrics
 	// Bulk limits (bulk.maxOperations, bulk.maxPayloadSize).
 	maxBulkOps     int
 	maxBulkPayload int64
@@ -55,6 +56,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		maxBody:    opts.MaxBodyBytes,
 		maxResults: opts.MaxResults,
 		tenants:    map[string]*tenantAuth{},
+		metrics:    newMetrics(),
 
 		maxBulkOps:     opts.MaxBulkOperations,
 		maxBulkPayload: opts.MaxBulkPayload,
@@ -89,6 +91,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz)
 	r.HandleFunc("/readyz", s.readyz)
+	r.Handle("/metrics", s.metrics.handler())
 	// The token endpoints need no bearer token, so they precede the
 	// authenticated API subrouters.
 	r.HandleFunc("/scim/v2/oauth/token", s.oauthToken)
@@ -228,6 +231,12 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		route := info.route
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(info.tenant, route, r.Method, sw.status, elapsed)
 		level := slog.LevelInfo
 		if sw.status >= 500 {
 			level = slog.LevelError
@@ -235,15 +244,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if !s.log.Enabled(r.Context(), level) {
 			return
 		}
-		route := info.route
-		if route == "" {
-			route = "unmatched"
-		}
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.Int("status", sw.status),
-			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 			slog.String("tenant", info.tenant),
 		)
 	})

@@ -203,3 +203,22 @@ func TestAuthAndTenants(t *testing.T) {
 		}
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	h := newHarness(t)
+	h.createUser("metrics@x.com", nil)
+	h.do("GET", "/Users/nope", nil)
+	r := h.do("GET", "/metrics", nil, "Authorization", "")
+	if r.status != http.StatusOK {
+		t.Fatalf("metrics: %d", r.status)
+	}
+	for _, want := range []string{
+		`scimbridge_http_requests_total{code="201",method="POST",route="/scim/v2/Users",tenant="default"} 1`,
+		`scimbridge_http_requests_total{code="404",method="GET",route="/scim/v2/Users/{id}",tenant="default"} 1`,
+		`scimbridge_http_request_duration_seconds_bucket{method="POST",route="/scim/v2/Users",le="+Inf"} 1`,
+	} {
+		if !strings.Contains(string(r.raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
