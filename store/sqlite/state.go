@@ -44,7 +44,7 @@ func (s *Store) Members(ctx context.Context, group store.Ref, after string, limi
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.rQuery(ctx, `SELECT m.member_id, m.member_kind, coalesce(r.display, '')
+	rows, err := s.rQuery(ctx, `SELECT m.member_id, r.kind, coalesce(r.display, '')
 		FROM members AS m JOIN resources AS r ON r.tenant = m.tenant AND r.id = m.member_id
 		WHERE m.tenant = ? AND m.group_id = ? AND m.member_id > ? ORDER BY m.member_id LIMIT ?`,
 		group.Tenant, group.ID, after, limit)
