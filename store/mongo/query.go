@@ -1,19 +1,16 @@
 package mongo
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/query"
 )
@@ -55,13 +52,10 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	}
 	offset := max(q.StartIndex, 1) - 1
 	count := max(q.Count, 0)
-	var sp sortPath
-	if q.SortBy != "" {
-		sp = s.sortPath(kind, q.SortBy)
-	}
+	sp, sorted := store.ResolveSort(s.reg.ByName(string(kind)), q.SortBy)
 	order := bson.D{{Key: "t", Value: 1}, {Key: "k", Value: 1}, {Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "id", Value: 1}}
 	page := store.Page{Resources: []store.Resource{}}
-	if exact && sp.path.Attr == nil {
+	if exact && !sorted {
 		if count > 0 {
 			rs, err := s.find(ctx, f, options.Find().SetSort(order).SetSkip(int64(offset)).SetLimit(int64(count)))
 			if err != nil {
@@ -93,8 +87,8 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 			}
 		}
 	}
-	if sp.path.Attr != nil {
-		sortResources(matched, sp, q.Descending)
+	if sorted {
+		store.SortResources(matched, sp, q.Descending)
 	}
 	page.Total = len(matched)
 	if count > 0 && offset < len(matched) {
@@ -189,35 +183,9 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 	}
 }
 
-// subject builds the Match subject of r: Attrs plus id and meta, with
-// members loaded on demand.
+// subject is r's filter subject, with members loaded from this store.
 func (s *Store) subject(ctx context.Context, r store.Resource) query.Subject {
-	doc := make(map[string]any, len(r.Attrs)+2)
-	for k, v := range r.Attrs {
-		doc[k] = v
-	}
-	doc["id"] = r.ID
-	doc["meta"] = map[string]any{
-		"resourceType": string(r.Kind),
-		"created":      r.Created.Format(time.RFC3339Nano),
-		"lastModified": r.LastModified.Format(time.RFC3339Nano),
-		"version":      `W/"` + strconv.FormatInt(r.Version, 10) + `"`,
-	}
-	sub := query.Subject{Doc: doc}
-	if r.Kind == store.Group {
-		sub.Members = func() []map[string]any {
-			ms, err := s.Members(ctx, r.Ref, "", 0)
-			if err != nil {
-				return nil
-			}
-			out := make([]map[string]any, len(ms))
-			for i, m := range ms {
-				out[i] = map[string]any{"value": m.Value, "type": string(m.Type), "display": m.Display}
-			}
-			return out
-		}
-	}
-	return sub
+	return store.MatchSubject(r, func() ([]store.Member, error) { return s.Members(ctx, r.Ref, "", 0) })
 }
 
 // Members lists a group's members ordered by id; see store.Store. It
@@ -304,178 +272,3 @@ func (s *Store) describeMembers(ctx context.Context, tenant string, ms []memberD
 
 // The in-memory sort below is the SQLite backend's, so that both backends
 // order alike.
-// sortPath is a resolved Query.SortBy.
-type sortPath struct {
-	path schemas.Path
-	name string // canonical path without URN for core attributes
-}
-
-func (s *Store) sortPath(kind store.Kind, by string) sortPath {
-	rt := s.reg.ByName(string(kind))
-	if rt == nil {
-		return sortPath{}
-	}
-	p, err := rt.ResolvePath(by)
-	if err != nil {
-		return sortPath{} // unknown attribute: no resource has a value
-	}
-	sp := sortPath{path: p}
-	if p.URN == "" {
-		sp.name = p.String()
-	}
-	return sp
-}
-
-// sortResources sorts rs stably by the value at sp: resources without a
-// value come last ascending and first descending; ties keep creation order.
-func sortResources(rs []store.Resource, sp sortPath, desc bool) {
-	type keyed struct {
-		r   store.Resource
-		key any
-	}
-	ks := make([]keyed, len(rs))
-	for i, r := range rs {
-		ks[i] = keyed{r, sortKey(r, sp.path)}
-	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		switch {
-		case a.key == nil && b.key == nil:
-			return 0
-		case a.key == nil:
-			return boolInt(!desc)
-		case b.key == nil:
-			return -boolInt(!desc)
-		}
-		c := compareKeys(a.key, b.key)
-		if desc {
-			c = -c
-		}
-		return c
-	})
-	for i := range ks {
-		rs[i] = ks[i].r
-	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return -1
-}
-
-// compareKeys orders sort keys of possibly different types (by type first).
-func compareKeys(a, b any) int {
-	rank := func(v any) int {
-		switch v.(type) {
-		case bool:
-			return 0
-		case float64:
-			return 1
-		case time.Time:
-			return 2
-		default:
-			return 3
-		}
-	}
-	if ra, rb := rank(a), rank(b); ra != rb {
-		return cmp.Compare(ra, rb)
-	}
-	switch x := a.(type) {
-	case bool:
-		return cmp.Compare(boolInt(x), boolInt(b.(bool)))
-	case float64:
-		return cmp.Compare(x, b.(float64))
-	case time.Time:
-		return x.Compare(b.(time.Time))
-	case string:
-		return strings.Compare(x, b.(string))
-	}
-	return 0
-}
-
-// sortKey returns r's value at p as bool, float64, time.Time or string
-// (lower-cased unless caseExact), or nil when absent.
-func sortKey(r store.Resource, p schemas.Path) any {
-	leaf := p.Leaf()
-	if p.URN == "" {
-		switch p.Attr.Name {
-		case "id":
-			return r.ID
-		case "meta":
-			if p.Sub == nil {
-				return nil
-			}
-			switch p.Sub.Name {
-			case "created":
-				return r.Created
-			case "lastModified":
-				return r.LastModified
-			case "version":
-				return float64(r.Version)
-			case "resourceType":
-				return string(r.Kind)
-			}
-			return nil
-		}
-	}
-	container := r.Attrs
-	if p.URN != "" {
-		m, _ := lookup(r.Attrs, p.URN).(map[string]any)
-		container = m
-	}
-	v := lookup(container, p.Attr.Name)
-	if list, ok := v.([]any); ok { // multi-valued: the primary value, else the first
-		v = nil
-		if len(list) > 0 {
-			v = list[0]
-		}
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok && m["primary"] == true {
-				v = e
-				break
-			}
-		}
-	}
-	if m, ok := v.(map[string]any); ok {
-		sub := "value"
-		if p.Sub != nil {
-			sub = p.Sub.Name
-		}
-		if leaf == p.Attr {
-			leaf = p.Attr.Sub("value")
-		}
-		v = lookup(m, sub)
-	}
-	switch x := v.(type) {
-	case bool, float64:
-		return x
-	case string:
-		if leaf != nil && leaf.Type == schemas.TypeDateTime {
-			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
-				return t
-			}
-		}
-		if leaf == nil || !leaf.CaseExact {
-			return strings.ToLower(x)
-		}
-		return x
-	}
-	return nil
-}
-
-// lookup returns m[name], falling back to a case-insensitive key match.
-func lookup(m map[string]any, name string) any {
-	if m == nil {
-		return nil
-	}
-	if v, ok := m[name]; ok {
-		return v
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
-}

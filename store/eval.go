@@ -1,0 +1,214 @@
+package store
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/store/query"
+)
+
+// This file holds the in-memory evaluation every backend shares, so that the
+// same filter and sort give the same result on every backend: the subject a
+// filter is matched against, and sorting by any attribute.
+
+// MatchSubject returns the query.Subject of r: its Attrs plus id and meta,
+// with a group's members loaded through members only if the filter asks.
+func MatchSubject(r Resource, members func() ([]Member, error)) query.Subject {
+	doc := make(map[string]any, len(r.Attrs)+2)
+	for k, v := range r.Attrs {
+		doc[k] = v
+	}
+	doc["id"] = r.ID
+	doc["meta"] = map[string]any{
+		"resourceType": string(r.Kind),
+		"created":      r.Created.Format(time.RFC3339Nano),
+		"lastModified": r.LastModified.Format(time.RFC3339Nano),
+		"version":      `W/"` + strconv.FormatInt(r.Version, 10) + `"`,
+	}
+	sub := query.Subject{Doc: doc}
+	if r.Kind == Group && members != nil {
+		sub.Members = func() []map[string]any {
+			ms, err := members()
+			if err != nil {
+				return nil
+			}
+			out := make([]map[string]any, len(ms))
+			for i, m := range ms {
+				out[i] = map[string]any{"value": m.Value, "type": string(m.Type), "display": m.Display}
+			}
+			return out
+		}
+	}
+	return sub
+}
+
+// ResolveSort resolves Query.SortBy against rt; ok is false for an empty or
+// unknown path (no resource has a value there, so the order stays).
+func ResolveSort(rt *schemas.ResourceType, by string) (p schemas.Path, ok bool) {
+	if rt == nil || by == "" {
+		return schemas.Path{}, false
+	}
+	p, err := rt.ResolvePath(by)
+	return p, err == nil
+}
+
+// SortResources sorts rs stably by the value at p (from ResolveSort): resources without a
+// value come last ascending and first descending; ties keep creation order.
+func SortResources(rs []Resource, p schemas.Path, desc bool) {
+	if p.Attr == nil {
+		return
+	}
+	type keyed struct {
+		r   Resource
+		key any
+	}
+	ks := make([]keyed, len(rs))
+	for i, r := range rs {
+		ks[i] = keyed{r, sortKey(r, p)}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		switch {
+		case a.key == nil && b.key == nil:
+			return 0
+		case a.key == nil:
+			return boolInt(!desc)
+		case b.key == nil:
+			return -boolInt(!desc)
+		}
+		c := compareKeys(a.key, b.key)
+		if desc {
+			c = -c
+		}
+		return c
+	})
+	for i := range ks {
+		rs[i] = ks[i].r
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return -1
+}
+
+// compareKeys orders sort keys of possibly different types (by type first).
+func compareKeys(a, b any) int {
+	rank := func(v any) int {
+		switch v.(type) {
+		case bool:
+			return 0
+		case float64:
+			return 1
+		case time.Time:
+			return 2
+		default:
+			return 3
+		}
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	switch x := a.(type) {
+	case bool:
+		return cmp.Compare(boolInt(x), boolInt(b.(bool)))
+	case float64:
+		return cmp.Compare(x, b.(float64))
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	case string:
+		return strings.Compare(x, b.(string))
+	}
+	return 0
+}
+
+// sortKey returns r's value at p as bool, float64, time.Time or string
+// (lower-cased unless caseExact), or nil when absent.
+func sortKey(r Resource, p schemas.Path) any {
+	leaf := p.Leaf()
+	if p.URN == "" {
+		switch p.Attr.Name {
+		case "id":
+			return r.ID
+		case "meta":
+			if p.Sub == nil {
+				return nil
+			}
+			switch p.Sub.Name {
+			case "created":
+				return r.Created
+			case "lastModified":
+				return r.LastModified
+			case "version":
+				return float64(r.Version)
+			case "resourceType":
+				return string(r.Kind)
+			}
+			return nil
+		}
+	}
+	container := r.Attrs
+	if p.URN != "" {
+		m, _ := lookup(r.Attrs, p.URN).(map[string]any)
+		container = m
+	}
+	v := lookup(container, p.Attr.Name)
+	if list, ok := v.([]any); ok { // multi-valued: the primary value, else the first
+		v = nil
+		if len(list) > 0 {
+			v = list[0]
+		}
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok && m["primary"] == true {
+				v = e
+				break
+			}
+		}
+	}
+	if m, ok := v.(map[string]any); ok {
+		sub := "value"
+		if p.Sub != nil {
+			sub = p.Sub.Name
+		}
+		if leaf == p.Attr {
+			leaf = p.Attr.Sub("value")
+		}
+		v = lookup(m, sub)
+	}
+	switch x := v.(type) {
+	case bool, float64:
+		return x
+	case string:
+		if leaf != nil && leaf.Type == schemas.TypeDateTime {
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return t
+			}
+		}
+		if leaf == nil || !leaf.CaseExact {
+			return strings.ToLower(x)
+		}
+		return x
+	}
+	return nil
+}
+
+// lookup returns m[name], falling back to a case-insensitive key match.
+func lookup(m map[string]any, name string) any {
+	if m == nil {
+		return nil
+	}
+	if v, ok := m[name]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
