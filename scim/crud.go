@@ -53,23 +53,27 @@ func (s *server) ref(r *http.Request, rt *schemas.ResourceType, id string) store
 	return store.Ref{Tenant: tenantOf(r), Kind: store.Kind(rt.Name), ID: id}
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request, rt *schemas.ResourceType) {
+// readResource reads what POST and PUT share: the projection parameters and
+// the validated body, with members that name no resource dropped.
+func (s *server) readResource(w http.ResponseWriter, r *http.Request, rt *schemas.ResourceType) (*projection, decodedResource, []store.Member, error) {
 	proj, _, err := projectionParams(r, rt)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, decodedResource{}, nil, err
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, decodedResource{}, nil, err
 	}
 	d, err := s.decodeResource(rt, body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, decodedResource{}, nil, err
 	}
 	members, err := s.knownMembers(r.Context(), tenantOf(r), d.members)
+	return proj, d, members, err
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request, rt *schemas.ResourceType) {
+	proj, d, members, err := s.readResource(w, r, rt)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -107,22 +111,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, rt *schemas.Resourc
 }
 
 func (s *server) replace(w http.ResponseWriter, r *http.Request, rt *schemas.ResourceType, id string) {
-	proj, _, err := projectionParams(r, rt)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	d, err := s.decodeResource(rt, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	members, err := s.knownMembers(r.Context(), tenantOf(r), d.members)
+	proj, d, members, err := s.readResource(w, r, rt)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
