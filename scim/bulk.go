@@ -129,12 +129,8 @@ func (s *server) bulk(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errBadRequest(scimerrors.ScimTypeInvalidSyntax, "The body must be a BulkRequest object: "+jsonProblem(err)))
 		return
 	}
-	found := false
-	for _, u := range req.Schemas {
-		found = found || strings.EqualFold(u, bulkRequestURN)
-	}
-	if !found {
-		writeAPIError(w, errBadRequest(scimerrors.ScimTypeInvalidSyntax, fmt.Sprintf("The \"schemas\" attribute must include %q.", bulkRequestURN)))
+	if err := requireSchema(req.Schemas, bulkRequestURN); err != nil {
+		writeAPIError(w, err)
 		return
 	}
 	if req.Operations == nil {

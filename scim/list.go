@@ -82,12 +82,8 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, rt *schemas.Reso
 		writeAPIError(w, errBadRequest(scimerrors.ScimTypeInvalidSyntax, "The body must be a SearchRequest object: "+jsonProblem(err)))
 		return
 	}
-	found := false
-	for _, u := range req.Schemas {
-		found = found || strings.EqualFold(u, searchRequestURN)
-	}
-	if !found {
-		writeAPIError(w, errBadRequest(scimerrors.ScimTypeInvalidSyntax, fmt.Sprintf("The \"schemas\" attribute must include %q.", searchRequestURN)))
+	if err := requireSchema(req.Schemas, searchRequestURN); err != nil {
+		writeAPIError(w, err)
 		return
 	}
 	attrs, err := stringList(req.Attributes, "attributes")
@@ -109,6 +105,16 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, rt *schemas.Reso
 		p.count, p.countSet = *req.Count, true
 	}
 	s.runList(w, r, rt, p)
+}
+
+// requireSchema checks that a message's "schemas" lists urn (RFC 7644 §3.1).
+func requireSchema(list []string, urn string) *apiError {
+	for _, u := range list {
+		if strings.EqualFold(u, urn) {
+			return nil
+		}
+	}
+	return errBadRequest(scimerrors.ScimTypeInvalidSyntax, fmt.Sprintf("The \"schemas\" attribute must include %q.", urn))
 }
 
 // stringList accepts a JSON array of strings or a comma-separated string.
