@@ -2,10 +2,14 @@ package store
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store/query"
@@ -209,6 +213,44 @@ func lookup(m map[string]any, name string) any {
 		if strings.EqualFold(k, name) {
 			return v
 		}
+	}
+	return nil
+}
+
+// PrepareCreate checks and completes a resource about to be created, the same
+// way for every backend: a known kind, members for groups only, a new random
+// id if none is given, Created and LastModified defaulting to now, and
+// version 1 unless a positive version is given (imports keep theirs).
+func PrepareCreate(r *Resource, members []Member, now time.Time) error {
+	if err := CheckKind(r.Kind); err != nil {
+		return err
+	}
+	if len(members) > 0 && r.Kind != Group {
+		return errors.New("only groups have members")
+	}
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	if r.Created.IsZero() {
+		r.Created = now
+	}
+	if r.LastModified.IsZero() {
+		r.LastModified = now
+	}
+	r.Created, r.LastModified = r.Created.UTC(), r.LastModified.UTC()
+	if r.Version <= 0 {
+		r.Version = 1
+	}
+	return nil
+}
+
+// CheckKind rejects a kind other than User and Group.
+func CheckKind(k Kind) error {
+	if k != User && k != Group {
+		return fmt.Errorf("unknown kind %q", k)
 	}
 	return nil
 }

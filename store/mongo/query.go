@@ -38,7 +38,7 @@ var mongoOps = map[query.Op]string{query.Gt: "$gt", query.Ge: "$gte", query.Lt: 
 // counts and pages; otherwise the candidates are matched with query.Match
 // and sorted in memory.
 func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error) {
-	if err := checkKind(kind); err != nil {
+	if err := store.CheckKind(kind); err != nil {
 		return store.Page{}, fmt.Errorf("mongo query: %w", err)
 	}
 	terms, exact := query.Plan(q.Filter)

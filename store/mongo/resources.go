@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -133,13 +132,6 @@ func (h *head) setShadows(attrs map[string]any) {
 	}
 }
 
-func checkKind(k store.Kind) error {
-	if k != store.User && k != store.Group {
-		return fmt.Errorf("unknown kind %q", k)
-	}
-	return nil
-}
-
 func newInc() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -150,35 +142,16 @@ func newInc() string {
 // *store.ConflictError on a uniqueness violation, in which case nothing is
 // written.
 func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Member) (store.Resource, error) {
-	if err := checkKind(r.Kind); err != nil {
+	now := s.now().UTC()
+	if err := store.PrepareCreate(&r, members, now); err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
-	}
-	if len(members) > 0 && r.Kind != store.Group {
-		return store.Resource{}, errors.New("mongo create: only groups have members")
 	}
 	if err := ctx.Err(); err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
 	}
-	if r.ID == "" {
-		r.ID = uuid.NewString()
-	}
-	if r.Attrs == nil {
-		r.Attrs = map[string]any{}
-	}
 	doc, err := json.Marshal(r.Attrs)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: encode attributes: %w", err)
-	}
-	now := s.now().UTC()
-	if r.Created.IsZero() {
-		r.Created = now
-	}
-	if r.LastModified.IsZero() {
-		r.LastModified = now
-	}
-	r.Created, r.LastModified = r.Created.UTC(), r.LastModified.UTC()
-	if r.Version <= 0 {
-		r.Version = 1 // a positive version is kept: imports move resources as they were
 	}
 	var add []memberRef
 	if len(members) > 0 {

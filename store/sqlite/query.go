@@ -46,7 +46,7 @@ var sqlOps = map[query.Op]string{query.Eq: "=", query.Gt: ">", query.Ge: ">=", q
 // an indexed column, SQL sorts, counts and pages; otherwise the candidates
 // are matched with query.Match and sorted in memory.
 func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error) {
-	if err := checkKind(kind); err != nil {
+	if err := store.CheckKind(kind); err != nil {
 		return store.Page{}, fmt.Errorf("sqlite query: %w", err)
 	}
 	terms, exact := query.Plan(q.Filter)

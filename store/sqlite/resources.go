@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -62,32 +60,13 @@ var writeQueries = []string{
 // *store.ConflictError (errors.Is store.ErrConflict) on a uniqueness
 // violation, in which case nothing is written.
 func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Member) (store.Resource, error) {
-	if err := checkKind(r.Kind); err != nil {
+	now := s.now().UTC()
+	if err := store.PrepareCreate(&r, members, now); err != nil {
 		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
-	}
-	if len(members) > 0 && r.Kind != store.Group {
-		return store.Resource{}, fmt.Errorf("sqlite create: only groups have members")
-	}
-	if r.ID == "" {
-		r.ID = uuid.NewString()
-	}
-	if r.Attrs == nil {
-		r.Attrs = map[string]any{}
 	}
 	doc, err := json.Marshal(r.Attrs)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("sqlite create: encode attributes: %w", err)
-	}
-	now := s.now().UTC()
-	if r.Created.IsZero() {
-		r.Created = now
-	}
-	if r.LastModified.IsZero() {
-		r.LastModified = now
-	}
-	r.Created, r.LastModified = r.Created.UTC(), r.LastModified.UTC()
-	if r.Version <= 0 {
-		r.Version = 1 // a positive version is kept, for imports
 	}
 	sh := shadows(r.Kind, r.Attrs)
 	ids := make([]string, len(members))
@@ -454,13 +433,6 @@ func scanResource(row *sql.Row, ref store.Ref) (store.Resource, []byte, error) {
 }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-func checkKind(k store.Kind) error {
-	if k != store.User && k != store.Group {
-		return fmt.Errorf("unknown kind %q", k)
-	}
-	return nil
-}
 
 // shadow holds the indexed copies of a resource's attributes; nil means SQL
 // NULL.
