@@ -254,3 +254,28 @@ func CheckKind(k Kind) error {
 	}
 	return nil
 }
+
+// PageInMemory finishes a query whose candidates (in creation order) a
+// backend fetched by the indexed part of the filter: it keeps those that
+// match the whole filter (unless the plan was exact), sorts them by
+// q.SortBy and cuts the page q asks for.
+func PageInMemory(cands []Resource, q Query, exact bool, rt *schemas.ResourceType, subject func(Resource) query.Subject) Page {
+	matched := cands
+	if !exact {
+		matched = cands[:0]
+		for _, r := range cands {
+			if query.Match(q.Filter, subject(r)) {
+				matched = append(matched, r)
+			}
+		}
+	}
+	if p, ok := ResolveSort(rt, q.SortBy); ok {
+		SortResources(matched, p, q.Descending)
+	}
+	offset, count := max(q.StartIndex, 1)-1, max(q.Count, 0)
+	page := Page{Total: len(matched), Resources: []Resource{}}
+	if count > 0 && offset < len(matched) {
+		page.Resources = matched[offset:min(len(matched), offset+count)]
+	}
+	return page
+}

@@ -19,7 +19,7 @@ import (
 // SQLite store: nothing may be lost or changed on the way.
 func TestRoundTripMongo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts FerretDB")
+		t.Skip("testing.Short: this test starts FerretDB")
 	}
 	ctx := context.Background()
 	reg, err := schemas.Load()

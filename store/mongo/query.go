@@ -52,7 +52,7 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	}
 	offset := max(q.StartIndex, 1) - 1
 	count := max(q.Count, 0)
-	sp, sorted := store.ResolveSort(s.reg.ByName(string(kind)), q.SortBy)
+	_, sorted := store.ResolveSort(s.reg.ByName(string(kind)), q.SortBy)
 	order := bson.D{{Key: "t", Value: 1}, {Key: "k", Value: 1}, {Key: "o", Value: 1}, {Key: "c", Value: 1}, {Key: "id", Value: 1}}
 	page := store.Page{Resources: []store.Resource{}}
 	if exact && !sorted {
@@ -78,23 +78,9 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	if err != nil {
 		return store.Page{}, fmt.Errorf("mongo query: %w", err)
 	}
-	matched := cands
-	if !exact {
-		matched = cands[:0]
-		for _, r := range cands {
-			if query.Match(q.Filter, s.subject(ctx, r)) {
-				matched = append(matched, r)
-			}
-		}
-	}
-	if sorted {
-		store.SortResources(matched, sp, q.Descending)
-	}
-	page.Total = len(matched)
-	if count > 0 && offset < len(matched) {
-		page.Resources = matched[offset:min(len(matched), offset+count)]
-	}
-	return page, nil
+	return store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
+		return s.subject(ctx, r)
+	}), nil
 }
 
 func (s *Store) find(ctx context.Context, f bson.D, o *options.FindOptionsBuilder) ([]store.Resource, error) {

@@ -78,23 +78,9 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	if err != nil {
 		return store.Page{}, fmt.Errorf("sqlite query: %w", err)
 	}
-	matched := cands
-	if !exact {
-		matched = cands[:0]
-		for _, r := range cands {
-			if query.Match(q.Filter, s.subject(ctx, r)) {
-				matched = append(matched, r)
-			}
-		}
-	}
-	if sorted {
-		store.SortResources(matched, sp, q.Descending)
-	}
-	page := store.Page{Total: len(matched), Resources: []store.Resource{}}
-	if count > 0 && offset < len(matched) {
-		page.Resources = matched[offset:min(len(matched), offset+count)]
-	}
-	return page, nil
+	return store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
+		return s.subject(ctx, r)
+	}), nil
 }
 
 // querySQL answers an exactly planned query in SQL.

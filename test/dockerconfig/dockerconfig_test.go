@@ -436,7 +436,7 @@ func freePort(t *testing.T) string {
 // command against it, and stops it with SIGTERM like `docker stop`.
 func TestBinaryServesExampleConfig(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the image is linux")
+		t.Skipf("the image is linux; this env has GOOS=%s", runtime.GOOS)
 	}
 	bin := buildBinary(t)
 	f, err := elf.Open(bin)
