@@ -13,66 +13,12 @@ import (
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/query"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
-func benchUser(i int) store.Resource {
-	name := fmt.Sprintf("user%07d@example.com", i)
-	return store.Resource{
-		Ref: store.Ref{Tenant: "t", Kind: store.User, ID: fmt.Sprintf("u%07d", i)},
-		Attrs: map[string]any{
-			"userName":    name,
-			"displayName": fmt.Sprintf("User %d", i),
-			"externalId":  fmt.Sprintf("ext-%d", i),
-			"active":      true,
-			"name":        map[string]any{"givenName": "User", "familyName": fmt.Sprint(i)},
-			"emails":      []any{map[string]any{"value": name, "type": "work", "primary": true}},
-		},
-	}
-}
+func BenchmarkCreate(b *testing.B) { storetest.BenchCreate(b, newStore(b)) }
 
-func BenchmarkCreate(b *testing.B) {
-	s := newStore(b)
-	ctx := context.Background()
-	i := 0
-	for b.Loop() {
-		if _, err := s.Create(ctx, benchUser(i), nil); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
-
-func BenchmarkGetByUserName(b *testing.B) {
-	s := newStore(b)
-	ctx := context.Background()
-	const n = 10000
-	for i := range n {
-		if _, err := s.Create(ctx, benchUser(i), nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reg, err := schemas.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var next atomic.Int64
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := int(next.Add(1))
-			f, err := query.Parse(reg.User, fmt.Sprintf(`userName eq "USER%07d@example.com"`, (i*7919)%n))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			p, err := s.Query(ctx, "t", store.User, store.Query{Filter: f, Count: 10})
-			if err != nil || p.Total != 1 {
-				b.Errorf("Query: %+v %v", p.Total, err)
-				return
-			}
-		}
-	})
-}
+func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 10000) }
 
 func BenchmarkAddMembers10k(b *testing.B) {
 	s := newStore(b)
@@ -80,7 +26,7 @@ func BenchmarkAddMembers10k(b *testing.B) {
 	const n = 10000
 	var ms []store.Member
 	for i := range n {
-		r, err := s.Create(ctx, benchUser(i), nil)
+		r, err := s.Create(ctx, storetest.BenchUser(i), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -133,7 +79,7 @@ func BenchmarkParallelCreate(b *testing.B) {
 	var next atomic.Int64
 	runParallel(b, func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Create(ctx, benchUser(int(next.Add(1))), nil); err != nil {
+			if _, err := s.Create(ctx, storetest.BenchUser(int(next.Add(1))), nil); err != nil {
 				b.Error(err)
 				return
 			}
@@ -146,7 +92,7 @@ func BenchmarkParallelUpdate(b *testing.B) {
 	ctx := context.Background()
 	const n = 1000
 	for i := range n {
-		if _, err := s.Create(ctx, benchUser(i), nil); err != nil {
+		if _, err := s.Create(ctx, storetest.BenchUser(i), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -172,7 +118,7 @@ func BenchmarkParallelGroupMembers(b *testing.B) {
 	ctx := context.Background()
 	const users, groups = 5000, 4
 	for i := range users {
-		if _, err := s.Create(ctx, benchUser(i), nil); err != nil {
+		if _, err := s.Create(ctx, storetest.BenchUser(i), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -215,7 +161,7 @@ func BenchmarkGroup200kMembers(b *testing.B) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < n; i += 8 {
-				if _, err := s.Create(ctx, benchUser(i), nil); err != nil {
+				if _, err := s.Create(ctx, storetest.BenchUser(i), nil); err != nil {
 					errs <- err
 					return
 				}

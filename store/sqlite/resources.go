@@ -345,19 +345,7 @@ func (s *Store) Exists(ctx context.Context, tenant string, ids []string) (map[st
 
 // deleteEmails deletes the emails rows of ref's addresses emails.
 func (s *Store) deleteEmails(ctx context.Context, tx *sql.Tx, ref store.Ref, emails []string) error {
-	if len(emails) == 0 {
-		return nil
-	}
-	st, err := s.txStmt(ctx, tx, qDeleteEmail)
-	if err != nil {
-		return err
-	}
-	for _, e := range emails {
-		if _, err := st.ExecContext(ctx, ref.Tenant, ref.ID, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.execEmails(ctx, tx, qDeleteEmail, ref, emails)
 }
 
 // without returns the elements of a that are not in b.
@@ -371,13 +359,19 @@ func without(a, b []string) []string {
 	return out
 }
 
+// insertEmails adds the emails rows of ref's addresses emails.
 func (s *Store) insertEmails(ctx context.Context, tx *sql.Tx, ref store.Ref, emails []string) error {
+	return s.execEmails(ctx, tx, qInsertEmail, ref, emails)
+}
+
+// execEmails runs the prepared emails statement q once per address: one
+// prepared statement per address (usually one) is cheaper than handing
+// SQLite a JSON array to take apart.
+func (s *Store) execEmails(ctx context.Context, tx *sql.Tx, q string, ref store.Ref, emails []string) error {
 	if len(emails) == 0 {
 		return nil
 	}
-	// One prepared INSERT per address (usually one) is cheaper than
-	// handing SQLite a JSON array to take apart.
-	st, err := s.txStmt(ctx, tx, qInsertEmail)
+	st, err := s.txStmt(ctx, tx, q)
 	if err != nil {
 		return err
 	}
