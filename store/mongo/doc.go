@@ -48,15 +48,25 @@
 // Hence every committed write gets exactly one journal entry.
 //
 // Sequence numbers are gap-free: a writer inserts seq s only when it knows
-// s-1 exists (it inserted or collided with it, or it was the maximum when
-// the tenant's counter was loaded), and entries are never removed. Changes
-// returns only the contiguous run afterSeq+1, afterSeq+2, … that it read,
-// so an entry that commits late always gets a sequence number larger than
-// any a reader has already been given: a reader never skips one.
+// s-1 exists (it inserted or collided with it, or it found it taken), and
+// entries are never removed. Taken numbers are therefore the prefix 1…max,
+// so a replica that collides with numbers other replicas took finds max+1
+// by a galloping search of _id lookups rather than one insert per number
+// (which let a replica fall behind a busy one for as long as that one kept
+// writing). Changes returns only the contiguous run afterSeq+1,
+// afterSeq+2, … that it read, so an entry that commits late always gets a
+// sequence number larger than any a reader has already been given: a
+// reader never skips one.
 //
 // The lease (WithLease, default 30s) bounds how long a slow writer may take
-// between steps before others take over; a writer whose requests are
-// delayed by more than the lease could race with the helper that took over.
-// This is the usual assumption of lease-based protocols. On MongoDB the
-// head writes additionally carry the expected version in their filter.
+// between steps before others take over. A takeover re-reads the head
+// before its first and last step and stops once the write is no longer
+// pending, so an old snapshot never overwrites a newer write; recovery
+// reads the pending heads one by one for the same reason. On MongoDB every
+// head write also carries the expected version in its filter, which makes
+// a late writer's clear a no-op. FerretDB v1 answers only _id-only filters
+// from an index and does not apply conditional writes atomically, so there
+// the checks are reads right before the write: a writer delayed by more
+// than the lease exactly between such a read and its write could still race
+// the helper that took over, the usual assumption of lease-based protocols.
 package mongo

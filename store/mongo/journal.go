@@ -53,17 +53,11 @@ func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.next == 0 {
-		var last entry
-		err := s.jnl.FindOne(ctx, bson.D{{Key: "t", Value: h.T}},
-			options.FindOne().SetSort(bson.D{{Key: "t", Value: 1}, {Key: "s", Value: -1}}).SetProjection(bson.D{{Key: "s", Value: 1}})).Decode(&last)
-		switch {
-		case errors.Is(err, mongo.ErrNoDocuments):
-			ts.next = 1
-		case err != nil:
-			return 0, mapErr(err)
-		default:
-			ts.next = last.S + 1
+		next, err := s.firstFreeSeq(ctx, h.T, 0)
+		if err != nil {
+			return 0, err
 		}
+		ts.next = next
 	}
 	for {
 		e.S = ts.next
@@ -77,15 +71,68 @@ func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
 			return 0, mapErr(err)
 		}
 		// Taken seq, or this change is journaled already?
-		n, cerr := s.jnl.CountDocuments(ctx, bson.D{{Key: "_id", Value: e.Key}})
-		if cerr != nil {
-			return 0, mapErr(cerr)
+		taken, err := s.seqTaken(ctx, h.T, e.S)
+		if err != nil {
+			return 0, err
 		}
-		if n == 0 {
+		if !taken {
 			return 0, nil
 		}
-		ts.next++
+		// Other replicas journaled meanwhile: jump past all of their
+		// entries at once. Stepping one seq per round trip can fall
+		// behind a busy replica for as long as it keeps writing (which
+		// once held writes here past their lease).
+		if ts.next, err = s.firstFreeSeq(ctx, h.T, e.S); err != nil {
+			return 0, err
+		}
 	}
+}
+
+// firstFreeSeq returns the smallest sequence number above known (a taken
+// one, or 0) that is free. Taken numbers form the prefix 1…max (the journal
+// is gap-free), so a galloping then binary search finds max+1 in
+// O(log(max-known)) lookups by _id, which every server answers from its
+// primary index.
+func (s *Store) firstFreeSeq(ctx context.Context, tenant string, known int64) (int64, error) {
+	lo, step := known, int64(1) // lo is taken (or 0)
+	hi := lo + step
+	for {
+		taken, err := s.seqTaken(ctx, tenant, hi)
+		if err != nil {
+			return 0, err
+		}
+		if !taken {
+			break
+		}
+		lo, step = hi, step*2
+		hi = lo + step
+	}
+	for hi-lo > 1 { // lo taken, hi free
+		mid := lo + (hi-lo)/2
+		taken, err := s.seqTaken(ctx, tenant, mid)
+		if err != nil {
+			return 0, err
+		}
+		if taken {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
+}
+
+// seqTaken reports whether the tenant's journal has an entry at seq.
+func (s *Store) seqTaken(ctx context.Context, tenant string, seq int64) (bool, error) {
+	err := s.jnl.FindOne(ctx, bson.D{{Key: "_id", Value: jkey(tenant, seq)}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return false, nil
+	case err != nil:
+		return false, mapErr(err)
+	}
+	return true, nil
 }
 
 // Changes returns up to limit journal entries after afterSeq; see
@@ -133,23 +180,34 @@ func (s *Store) maybeRecover(ctx context.Context) {
 }
 
 // recoverStale finishes writes whose writer stopped between the head write
-// and clearing the outbox, once their lease has expired.
+// and clearing the outbox, once their lease has expired. It reads only the
+// keys of pending heads up front: finish re-reads each head right before
+// taking its write over, as a head read at the start of a long pass may
+// have moved on since.
 func (s *Store) recoverStale(ctx context.Context) error {
-	cur, err := s.res.Find(ctx, bson.D{{Key: "pj", Value: true}})
+	cur, err := s.res.Find(ctx, bson.D{{Key: "pj", Value: true}},
+		options.Find().SetProjection(bson.D{{Key: "t", Value: 1}, {Key: "id", Value: 1}}))
 	if err != nil {
 		return mapErr(err)
 	}
-	var hs []head
-	if err := cur.All(ctx, &hs); err != nil {
+	var keys []head
+	if err := cur.All(ctx, &keys); err != nil {
 		return mapErr(err)
 	}
 	var errs []error
-	for i := range hs {
-		h := &hs[i]
-		if h.Pend != nil && s.now().UnixNano()-h.Pend.At <= int64(s.lease) {
+	for _, k := range keys {
+		h, err := s.loadHead(ctx, k.T, k.ID)
+		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
-		if err := s.finish(ctx, h); err != nil {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !h.PJ || h.Pend != nil && s.now().UnixNano()-h.Pend.At <= int64(s.lease) {
+			continue
+		}
+		if err := s.finish(ctx, h, true); err != nil {
 			errs = append(errs, err)
 		}
 	}

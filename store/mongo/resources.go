@@ -198,7 +198,7 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 	if err := s.step("written"); err != nil {
 		return store.Resource{}, err
 	}
-	if err := s.finish(context.WithoutCancel(ctx), h); err != nil {
+	if err := s.finish(context.WithoutCancel(ctx), h, false); err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
 	}
 	return r, nil
@@ -289,7 +289,7 @@ func backoff(ctx context.Context, attempt int) error {
 // re-reads the head afterwards.
 func (s *Store) settle(ctx context.Context, h *head) error {
 	if h.Pend == nil || s.now().UnixNano()-h.Pend.At > int64(s.lease) {
-		return s.finish(ctx, h)
+		return s.finish(ctx, h, true)
 	}
 	return backoff(ctx, 2)
 }
@@ -417,7 +417,7 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		if err := s.step("written"); err != nil {
 			return store.Resource{}, err
 		}
-		if err := s.finish(context.WithoutCancel(ctx), &nh); err != nil {
+		if err := s.finish(context.WithoutCancel(ctx), &nh, false); err != nil {
 			return store.Resource{}, fmt.Errorf("mongo update: %w", err)
 		}
 		r.Version, r.LastModified = nh.V, now
@@ -517,10 +517,23 @@ func (s *Store) memberSet(ctx context.Context, tenant, group string, ids []strin
 // finish completes the write recorded in h.Pend: membership delta, journal
 // entry, then clearing the outbox (or removing a deleted head). Every step
 // is idempotent, so writers and recovery may finish the same write.
-func (s *Store) finish(ctx context.Context, h *head) error {
+//
+// A takeover (a helper finishing another writer's write after its lease)
+// re-reads the head before its first and its last step and stops when the
+// write is no longer pending: its snapshot of h may be old by then, and
+// clearing from an old snapshot would put back an older state over a newer
+// write. On FerretDB, whose head writes cannot carry a version condition,
+// the writer itself checks before clearing too, since a helper may have
+// finished its write and another writer moved the head on.
+func (s *Store) finish(ctx context.Context, h *head, takeover bool) error {
 	p := h.Pend
 	if p == nil {
 		return nil
+	}
+	if takeover {
+		if ok, err := s.stillPending(ctx, h); !ok || err != nil {
+			return err
+		}
 	}
 	if p.Op == string(store.OpDelete) {
 		if _, err := s.mem.DeleteMany(ctx, bson.D{{Key: "t", Value: h.T}, {Key: "g", Value: h.ID}}); err != nil {
@@ -563,6 +576,11 @@ func (s *Store) finish(ctx context.Context, h *head) error {
 	if err := s.step("journaled"); err != nil {
 		return err
 	}
+	if takeover || s.ferret {
+		if ok, err := s.stillPending(ctx, h); !ok || err != nil {
+			return err
+		}
+	}
 	if p.Op == string(store.OpDelete) {
 		_, err := s.res.DeleteOne(ctx, s.headFilter(h.Key, h.V))
 		return mapErr(err)
@@ -574,6 +592,19 @@ func (s *Store) finish(ctx context.Context, h *head) error {
 	}
 	_, err = s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &done)
 	return mapErr(err)
+}
+
+// stillPending reports whether h's head is still at h's version with that
+// write unfinished.
+func (s *Store) stillPending(ctx context.Context, h *head) (bool, error) {
+	cur, err := s.loadHead(ctx, h.T, h.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return cur.Inc == h.Inc && cur.V == h.V && cur.PJ, nil
 }
 
 // allDup reports whether every error of a bulk insert is a duplicate key.
@@ -640,7 +671,7 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 		if err := s.step("written"); err != nil {
 			return err
 		}
-		if err := s.finish(context.WithoutCancel(ctx), &nh); err != nil {
+		if err := s.finish(context.WithoutCancel(ctx), &nh, false); err != nil {
 			return fmt.Errorf("mongo delete: %w", err)
 		}
 		return nil
