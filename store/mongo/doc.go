@@ -69,4 +69,7 @@
 // the checks are reads right before the write: a writer delayed by more
 // than the lease exactly between such a read and its write could still race
 // the helper that took over, the usual assumption of lease-based protocols.
+//
+// Claims are kept for an hour (claimTTL) by a TTL index; where the server
+// has no TTL indexes (FerretDB v1) the recoverer deletes old ones.
 package mongo

@@ -204,7 +204,7 @@ func (s *Store) recoverStale(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if !h.PJ || h.Pend != nil && s.now().UnixNano()-h.Pend.At <= int64(s.lease) {
+		if !h.PJ || !s.expired(h.Pend) {
 			continue
 		}
 		if err := s.finish(ctx, h, true); err != nil {

@@ -35,6 +35,7 @@ type Store struct {
 	lease  time.Duration
 	fault  func(step string) error
 	ferret bool // the server is FerretDB: filter heads by _id only
+	noTTL  bool // the server has no TTL indexes: sweepClaims removes old claims
 
 	seqMu sync.Mutex
 	seqs  map[string]*tenantSeq
@@ -249,7 +250,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.mem, "mem_member", k("t", "m"), false, 0},
 		{s.jnl, "jnl_seq", k("t", "s"), true, 0},
 		{s.jnl, "jnl_change", k("ck"), true, 0},
-		{s.claims, "claims_ttl", k("exp"), false, 3600},
+		{s.claims, "claims_ttl", k("exp"), false, int32(claimTTL / time.Second)},
 		{s.state, "state_key", k("t", "key"), true, 0},
 	}
 	for _, ix := range idx {
@@ -265,6 +266,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			var ce mongo.CommandError
 			if ix.ttl > 0 && errors.As(err, &ce) && ce.Code == 238 { // NotImplemented (FerretDB)
 				_, err = ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)})
+				s.noTTL = true
 			}
 			if err != nil {
 				return fmt.Errorf("create index %s: %w", ix.name, err)
@@ -274,11 +276,18 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// recoverer finishes stale writes periodically until Close.
+// claimTTL is how long version claims are kept: far longer than any
+// writer holds a head snapshot between reading it and claiming the next
+// version (a claim removed earlier could be taken a second time).
+const claimTTL = time.Hour
+
+// recoverer finishes stale writes periodically until Close, and removes
+// old claims where the server has no TTL index to do it.
 func (s *Store) recoverer() {
 	defer close(s.done)
 	t := time.NewTicker(max(s.lease, time.Second))
 	defer t.Stop()
+	var swept time.Time
 	for {
 		select {
 		case <-s.closed:
@@ -287,8 +296,22 @@ func (s *Store) recoverer() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		_ = s.recoverStale(ctx)
+		if s.noTTL && time.Since(swept) > claimTTL/6 {
+			swept = time.Now()
+			_ = s.sweepClaims(ctx)
+		}
 		cancel()
 	}
+}
+
+// sweepClaims removes claims older than claimTTL, as the TTL index on exp
+// does on servers that have TTL indexes.
+func (s *Store) sweepClaims(ctx context.Context) error {
+	cutoff := s.now().Add(-claimTTL).UnixNano()
+	if _, err := s.claims.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: cutoff}}}}); err != nil {
+		return fmt.Errorf("mongo sweep claims: %w", mapErr(err))
+	}
+	return nil
 }
 
 // Close stops the recovery loop and disconnects. It is safe to call more

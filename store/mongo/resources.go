@@ -288,10 +288,21 @@ func backoff(ctx context.Context, attempt int) error {
 // when its lease has expired and otherwise waits a little. The caller
 // re-reads the head afterwards.
 func (s *Store) settle(ctx context.Context, h *head) error {
-	if h.Pend == nil || s.now().UnixNano()-h.Pend.At > int64(s.lease) {
+	if s.expired(h.Pend) {
 		return s.finish(ctx, h, true)
 	}
 	return backoff(ctx, 2)
+}
+
+// expired reports whether the lease of a pending write is over: the lease,
+// plus a millisecond per membership change, as applying a delta of
+// hundreds of thousands of members takes its writer a while.
+func (s *Store) expired(p *pending) bool {
+	if p == nil {
+		return true
+	}
+	lease := s.lease + time.Duration(len(p.Add)+len(p.Rm))*time.Millisecond
+	return s.now().UnixNano()-p.At > int64(lease)
 }
 
 // claim takes version v of h. It returns false if another writer holds it;
@@ -487,9 +498,23 @@ func (s *Store) planDelta(ctx context.Context, h *head, d store.MemberDelta) ([]
 }
 
 // memberSet returns the members of a group among ids (all if ids is nil).
+// Beyond 5,000 ids it reads the whole membership instead: one $in with
+// every key could pass the 16 MiB limit of a command.
 func (s *Store) memberSet(ctx context.Context, tenant, group string, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	f := bson.D{{Key: "t", Value: tenant}, {Key: "g", Value: group}}
+	if len(ids) > 5000 {
+		all, err := s.memberSet(ctx, tenant, group, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if all[id] {
+				out[id] = true
+			}
+		}
+		return out, nil
+	}
 	if ids != nil {
 		if len(ids) == 0 {
 			return out, nil
@@ -607,6 +632,36 @@ func (s *Store) stillPending(ctx context.Context, h *head) (bool, error) {
 	return cur.Inc == h.Inc && cur.V == h.V && cur.PJ, nil
 }
 
+// headsByScan is heads for FerretDB and many ids: FerretDB answers an $in
+// by testing every document of the collection against every key, so one
+// pass over the tenant's heads, matched in memory, is far cheaper.
+func (s *Store) headsByScan(ctx context.Context, tenant string, ids []string, proj bson.D) ([]head, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	o := options.Find()
+	if proj != nil {
+		o.SetProjection(proj) // callers project id and del
+	}
+	cur, err := s.res.Find(ctx, bson.D{{Key: "t", Value: tenant}}, o)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer cur.Close(ctx)
+	var out []head
+	for cur.Next(ctx) {
+		var h head
+		if err := cur.Decode(&h); err != nil {
+			return nil, mapErr(err)
+		}
+		if want[h.ID] && !h.Del {
+			out = append(out, h)
+		}
+	}
+	return out, mapErr(cur.Err())
+}
+
 // allDup reports whether every error of a bulk insert is a duplicate key.
 func allDup(err error) bool {
 	var bwe mongo.BulkWriteException
@@ -696,6 +751,9 @@ func (s *Store) Exists(ctx context.Context, tenant string, ids []string) (map[st
 
 // heads reads the live heads of ids (any order) with a projection.
 func (s *Store) heads(ctx context.Context, tenant string, ids []string, proj bson.D) ([]head, error) {
+	if s.ferret && len(ids) > 1000 {
+		return s.headsByScan(ctx, tenant, ids, proj)
+	}
 	var out []head
 	for chunk := range slices.Chunk(ids, 5000) {
 		keys := make([]string, len(chunk))

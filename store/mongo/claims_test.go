@@ -1,0 +1,61 @@
+package mongo
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/scimbridge/scimbridge/internal/testmongo"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// TestSweepClaims checks that claims older than claimTTL are removed and
+// younger ones kept, as the TTL index does where the server has one
+// (FerretDB has none, so there the recoverer sweeps).
+func TestSweepClaims(t *testing.T) {
+	ctx := context.Background()
+	uri, db := testmongo.DB(t)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	s, err := Open(ctx, uri, db, withoutRecoverer(), WithClock(func() time.Time { return time.Unix(0, now.Load()) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.ferret && !s.noTTL {
+		t.Fatal("FerretDB has no TTL indexes, but the store did not notice")
+	}
+	ref := store.Ref{Tenant: "t", Kind: store.User, ID: "x"}
+	if _, err := s.Create(ctx, store.Resource{Ref: ref, Attrs: map[string]any{"userName": "x"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	update := func(v float64) {
+		t.Helper()
+		if _, err := s.Update(ctx, ref, func(r *store.Resource) (store.MemberDelta, error) {
+			r.Attrs["n"] = v
+			return store.MemberDelta{}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		update(float64(i))
+	}
+	now.Add(int64(claimTTL + time.Minute))
+	update(9)
+	if err := s.sweepClaims(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.claims.CountDocuments(ctx, bson.D{})
+	if err != nil || n != 1 {
+		t.Fatalf("%d claims after the sweep (%v), want the 1 younger than claimTTL", n, err)
+	}
+	// The kept claim still guards its version: the resource keeps working.
+	update(10)
+	if r, err := s.Get(ctx, ref); err != nil || r.Version != 6 {
+		t.Fatalf("after the sweep: %+v %v", r, err)
+	}
+}
