@@ -455,3 +455,34 @@ func TestJournalLateTakeover(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseGrowsWithDelta checks that a write applying a large membership
+// delta is not taken over while its writer can still be busy with it.
+func TestLeaseGrowsWithDelta(t *testing.T) {
+	at := time.Unix(1000, 0)
+	var now time.Time
+	s := &Store{lease: 30 * time.Second, now: func() time.Time { return now }}
+	small := &pending{At: at.UnixNano(), Add: make([]memberRef, 10)}
+	big := &pending{At: at.UnixNano(), Add: make([]memberRef, 100_000), Rm: make([]string, 100_000)}
+	for _, c := range []struct {
+		p     *pending
+		after time.Duration
+		want  bool
+	}{
+		{small, 29 * time.Second, false},
+		{small, 31 * time.Second, true},
+		{big, 31 * time.Second, false},
+		{big, 229 * time.Second, false},
+		{big, 231 * time.Second, true},
+		{nil, 0, true},
+	} {
+		now = at.Add(c.after)
+		if got := s.expired(c.p); got != c.want {
+			n := 0
+			if c.p != nil {
+				n = len(c.p.Add) + len(c.p.Rm)
+			}
+			t.Errorf("delta of %d after %v: expired %v, want %v", n, c.after, got, c.want)
+		}
+	}
+}
