@@ -282,7 +282,7 @@ func TestCompose(t *testing.T) {
 		t.Fatalf("mongo healthcheck %+v", mongo.Healthcheck)
 	}
 	hc := strings.Join(mongo.Healthcheck.Test, " ")
-	if !strings.Contains(hc, "rs.initiate") || !strings.Contains(hc, `_id: "`+rs+`"`) || !strings.Contains(hc, `host: "mongo:27017"`) || !strings.Contains(hc, "isWritablePrimary") {
+	if !strings.Contains(hc, "rs.initiate") || !strings.Contains(hc, `_id: "`+rs+`"`) || !strings.Contains(hc, `host: "mongo:27017"`) || !strings.Contains(hc, "quit(db.hello().isWritablePrimary ? 0 : 1)") {
 		t.Errorf("mongo healthcheck does not initiate replica set %s on mongo:27017 and wait for a primary: %s", rs, hc)
 	}
 	uri := bridge.Environment["SCIMBRIDGE_MONGO_URI"]
