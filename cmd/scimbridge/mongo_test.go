@@ -34,7 +34,9 @@ func mongoClosedPort(t *testing.T) string {
 // instead of serving.
 func TestServeMongoUnreachable(t *testing.T) {
 	const password = "Pa55w0rdXYZzy"
-	uri := "mongodb://scim:" + password + "@" + mongoClosedPort(t) + "/"
+	// serverSelectionTimeoutMS in the URI overrides the bridge's 10 s
+	// default, which the exit time below shows.
+	uri := "mongodb://scim:" + password + "@" + mongoClosedPort(t) + "/?serverSelectionTimeoutMS=1000"
 	var stdout, stderr bytes.Buffer
 	c := &cli{getenv: func(string) string { return "" }, stdout: &stdout, stderr: &stderr}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -53,6 +55,9 @@ func TestServeMongoUnreachable(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
+	if took > 8*time.Second {
+		t.Errorf("serve took %v to give up; the URI's serverSelectionTimeoutMS=1000 was not used", took)
+	}
 	out := stdout.String() + stderr.String()
 	if strings.Contains(out, password) || strings.Contains(err.Error(), password) {
 		t.Errorf("the password is printed:\n%s", out)
@@ -63,8 +68,11 @@ func TestServeMongoUnreachable(t *testing.T) {
 	msg := strings.TrimSpace(stderr.String())
 	lines := strings.Split(msg, "\n")
 	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, "scimbridge: mongodb:") || !strings.Contains(last, "unavailable") {
-		t.Errorf("last stderr line %q, want a one-line \"scimbridge: mongodb: … unavailable …\" message", last)
+	if !strings.HasPrefix(last, "scimbridge: cannot use the MongoDB store:") || !strings.Contains(last, "unavailable") {
+		t.Errorf("last stderr line %q, want a one-line \"scimbridge: cannot use the MongoDB store: … unavailable …\" message", last)
+	}
+	if !strings.Contains(last, "connection refused") || strings.Contains(last, "topology") {
+		t.Errorf("last stderr line %q should name the cause (connection refused), not the driver's topology dump", last)
 	}
 	for _, trace := range []string{"goroutine ", ".go:", "panic"} {
 		if strings.Contains(msg, trace) {

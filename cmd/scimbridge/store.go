@@ -49,7 +49,7 @@ func openMongo(ctx context.Context, cfg *config.Config, reg *schemas.Registry) (
 			return st, nil
 		}
 		if !errors.Is(err, store.ErrUnavailable) || time.Now().Add(wait).After(deadline) {
-			return nil, fmt.Errorf("mongodb: %w", err)
+			return nil, fmt.Errorf("cannot use the MongoDB store: %w", err)
 		}
 		select {
 		case <-ctx.Done():

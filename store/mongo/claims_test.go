@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,5 +58,28 @@ func TestSweepClaims(t *testing.T) {
 	update(10)
 	if r, err := s.Get(ctx, ref); err != nil || r.Version != 6 {
 		t.Fatalf("after the sweep: %+v %v", r, err)
+	}
+}
+
+// TestSelectionCause checks that a server-selection error is shortened to
+// the servers' last errors, which is what the startup error shows.
+func TestSelectionCause(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{
+			"server selection error: context deadline exceeded, current topology: { Type: Unknown, Servers: [{ Addr: 127.0.0.1:1, Type: Unknown, Last error: dial tcp 127.0.0.1:1: connect: connection refused }, ] }",
+			"dial tcp 127.0.0.1:1: connect: connection refused",
+		},
+		{
+			"server selection error: context deadline exceeded, current topology: { Type: ReplicaSetNoPrimary, Servers: [{ Addr: a:1, Type: Unknown, Last error: dial tcp: lookup a: no such host }, { Addr: b:1, Type: Unknown, Last error: dial tcp: lookup b: no such host }, { Addr: c:1, Type: Unknown, Last error: x509: certificate signed by unknown authority }, ] }",
+			"dial tcp: lookup a: no such host; dial tcp: lookup b: no such host; x509: certificate signed by unknown authority",
+		},
+		{
+			"server selection error: context deadline exceeded, current topology: { Type: ReplicaSetNoPrimary, Servers: [{ Addr: a:1, Type: RSSecondary }, ] }",
+			"server selection error: context deadline exceeded, current topology: { Type: ReplicaSetNoPrimary, Servers: [{ Addr: a:1, Type: RSSecondary }, ] }",
+		},
+	} {
+		if got := selectionCause(errors.New(tc.in)); got != tc.want {
+			t.Errorf("selectionCause(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
 	}
 }

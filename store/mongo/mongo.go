@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,12 +113,20 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 		}
 		o.reg = reg
 	}
-	co := options.Client().ApplyURI(uri).
+	// The defaults come first so that the URI's own options
+	// (serverSelectionTimeoutMS, connectTimeoutMS, w, retryWrites) win:
+	// ApplyURI only sets what the URI names.
+	co := options.Client().
 		SetConnectTimeout(o.timeout).
 		SetServerSelectionTimeout(o.timeout).
 		SetRetryWrites(true).
 		SetRetryReads(true).
-		SetWriteConcern(writeconcern.Majority())
+		SetWriteConcern(writeconcern.Majority()).
+		ApplyURI(uri)
+	selection := o.timeout
+	if co.ServerSelectionTimeout != nil {
+		selection = *co.ServerSelectionTimeout
+	}
 	copts := []*options.ClientOptions{co}
 	if o.client != nil {
 		copts = append(copts, o.client)
@@ -143,7 +152,7 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 	s.claims = s.db.Collection("claims")
 	s.state = s.db.Collection("state")
 	s.leases = s.db.Collection("leases")
-	octx, cancel := context.WithTimeout(ctx, o.timeout+5*time.Second)
+	octx, cancel := context.WithTimeout(ctx, selection+5*time.Second)
 	defer cancel()
 	if err := client.Ping(octx, nil); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -203,13 +212,40 @@ func mapErr(err error) error {
 	case errors.As(err, &pool) && pool.Retryable():
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	case strings.Contains(err.Error(), "server selection error"):
-		return fmt.Errorf("%w: no reachable server: %s", store.ErrUnavailable, firstLine(err))
+		return fmt.Errorf("%w: no reachable server: %s", store.ErrUnavailable, selectionCause(err))
 	case mongo.IsNetworkError(err), errors.Is(err, mongo.ErrClientDisconnected):
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded) && mongo.IsTimeout(err):
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// selectionCause shortens a server-selection error to what an admin acts
+// on: the driver's message carries the whole topology description, of which
+// the servers' last errors (refused, DNS, TLS, auth) are the cause.
+func selectionCause(err error) string {
+	s := firstLine(err)
+	var causes []string
+	for rest := s; ; {
+		i := strings.Index(rest, "Last error: ")
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len("Last error: "):]
+		end := strings.Index(rest, " }")
+		if end < 0 {
+			end = len(rest)
+		}
+		if c := strings.TrimSpace(rest[:end]); c != "" && !slices.Contains(causes, c) {
+			causes = append(causes, c)
+		}
+		rest = rest[end:]
+	}
+	if len(causes) == 0 {
+		return s
+	}
+	return strings.Join(causes, "; ")
 }
 
 func firstLine(err error) string {
