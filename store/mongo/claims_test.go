@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/scimbridge/scimbridge/internal/testmongo"
 	"github.com/scimbridge/scimbridge/store"
@@ -80,6 +81,21 @@ func TestSelectionCause(t *testing.T) {
 	} {
 		if got := selectionCause(errors.New(tc.in)); got != tc.want {
 			t.Errorf("selectionCause(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestDescribeAuth checks that the driver's authentication failures, as a
+// command error or inside a handshake/server-selection error, become the
+// one short "authentication failed" startup error (never the URI).
+func TestDescribeAuth(t *testing.T) {
+	for _, in := range []error{
+		mongo.CommandError{Code: 18, Name: "AuthenticationFailed", Message: "Authentication failed."},
+		errors.New("server selection error: context deadline exceeded, current topology: { Type: Unknown, Servers: [{ Addr: db:27017, Type: Unknown, Last error: auth error: sasl conversation error: unable to authenticate using mechanism \"SCRAM-SHA-256\": (AuthenticationFailed) Authentication failed. }, ] }"),
+	} {
+		err := describe(in)
+		if !errors.Is(err, store.ErrUnavailable) || err.Error() != store.ErrUnavailable.Error()+": authentication failed" {
+			t.Errorf("describe(%v) = %v, want %q", in, err, store.ErrUnavailable.Error()+": authentication failed")
 		}
 	}
 }
