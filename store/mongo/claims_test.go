@@ -99,3 +99,23 @@ func TestDescribeAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestTTLRefused checks which index-creation errors make the store fall back
+// to sweeping claims itself.
+func TestTTLRefused(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{mongo.CommandError{Code: 238, Name: "NotImplemented"}, true},                                                                     // FerretDB v1
+		{mongo.CommandError{Code: 2, Name: "BadValue", Message: "The expireAfterSeconds option is supported on '_ts' field only."}, true}, // Cosmos DB
+		{mongo.CommandError{Code: 67, Name: "CannotCreateIndex"}, true},
+		{mongo.CommandError{Code: 85, Name: "IndexOptionsConflict"}, false},
+		{mongo.CommandError{Code: 86, Name: "IndexKeySpecsConflict"}, false},
+		{errors.New("connection reset"), false},
+	} {
+		if got := ttlRefused(tc.err); got != tc.want {
+			t.Errorf("ttlRefused(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

@@ -299,8 +299,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}
 		_, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: o})
 		if err != nil {
-			var ce mongo.CommandError
-			if ix.ttl > 0 && errors.As(err, &ce) && ce.Code == 238 { // NotImplemented (FerretDB)
+			if ix.ttl > 0 && ttlRefused(err) {
 				_, err = ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)})
 				s.noTTL = true
 			}
@@ -310,6 +309,18 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ttlRefused reports whether the server answered a TTL index request with a
+// command error: FerretDB v1 has no TTL indexes (NotImplemented), Cosmos DB
+// for MongoDB allows them only on its own _ts field (BadValue or
+// CannotCreateIndex). Such servers get a plain index and the recoverer
+// sweeps old claims. An index of the same name with other options
+// (IndexOptionsConflict, IndexKeySpecsConflict) is not refusal: the second
+// attempt would fail too, and the error is reported.
+func ttlRefused(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code != 85 && ce.Code != 86 && !ce.HasErrorLabel("NetworkError")
 }
 
 // claimTTL is how long version claims are kept: far longer than any
