@@ -144,13 +144,9 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 	if limit > 0 {
 		o.SetLimit(int64(limit))
 	}
-	cur, err := s.jnl.Find(ctx, bson.D{{Key: "t", Value: tenant}, {Key: "s", Value: bson.D{{Key: "$gt", Value: afterSeq}}}}, o)
+	es, err := findAll[entry](ctx, s.jnl, bson.D{{Key: "t", Value: tenant}, {Key: "s", Value: bson.D{{Key: "$gt", Value: afterSeq}}}}, o)
 	if err != nil {
-		return nil, fmt.Errorf("mongo changes: %w", mapErr(err))
-	}
-	var es []entry
-	if err := cur.All(ctx, &es); err != nil {
-		return nil, fmt.Errorf("mongo changes: %w", mapErr(err))
+		return nil, fmt.Errorf("mongo changes: %w", err)
 	}
 	out := []store.Change{}
 	next := afterSeq + 1
@@ -185,14 +181,10 @@ func (s *Store) maybeRecover(ctx context.Context) {
 // taking its write over, as a head read at the start of a long pass may
 // have moved on since.
 func (s *Store) recoverStale(ctx context.Context) error {
-	cur, err := s.res.Find(ctx, bson.D{{Key: "pj", Value: true}},
+	keys, err := findAll[head](ctx, s.res, bson.D{{Key: "pj", Value: true}},
 		options.Find().SetProjection(bson.D{{Key: "t", Value: 1}, {Key: "id", Value: 1}}))
 	if err != nil {
-		return mapErr(err)
-	}
-	var keys []head
-	if err := cur.All(ctx, &keys); err != nil {
-		return mapErr(err)
+		return err
 	}
 	var errs []error
 	for _, k := range keys {

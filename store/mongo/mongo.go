@@ -248,6 +248,20 @@ func selectionCause(err error) string {
 	return strings.Join(causes, "; ")
 }
 
+// findAll runs a find and decodes every document into a T; errors are
+// mapped by mapErr.
+func findAll[T any](ctx context.Context, c *mongo.Collection, filter any, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	cur, err := c.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var out []T
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, mapErr(err)
+	}
+	return out, nil
+}
+
 func firstLine(err error) string {
 	s := err.Error()
 	if i := strings.IndexByte(s, '\n'); i >= 0 {

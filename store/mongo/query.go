@@ -84,13 +84,9 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 }
 
 func (s *Store) find(ctx context.Context, f bson.D, o *options.FindOptionsBuilder) ([]store.Resource, error) {
-	cur, err := s.res.Find(ctx, f, o)
+	hs, err := findAll[head](ctx, s.res, f, o)
 	if err != nil {
-		return nil, mapErr(err)
-	}
-	var hs []head
-	if err := cur.All(ctx, &hs); err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	out := make([]store.Resource, 0, len(hs))
 	for i := range hs {
@@ -118,14 +114,10 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 	}
 	switch t.Field {
 	case query.FieldMemberValue:
-		cur, err := s.mem.Find(ctx, bson.D{{Key: "t", Value: tenant}, {Key: "m", Value: t.Value}},
+		ms, err := findAll[memberDoc](ctx, s.mem, bson.D{{Key: "t", Value: tenant}, {Key: "m", Value: t.Value}},
 			options.Find().SetProjection(bson.D{{Key: "g", Value: 1}}))
 		if err != nil {
-			return nil, mapErr(err)
-		}
-		var ms []memberDoc
-		if err := cur.All(ctx, &ms); err != nil {
-			return nil, mapErr(err)
+			return nil, err
 		}
 		gids := bson.A{}
 		for _, m := range ms {
@@ -188,14 +180,10 @@ func (s *Store) Members(ctx context.Context, group store.Ref, after string, limi
 			want = limit - len(out)
 			o.SetLimit(int64(want))
 		}
-		cur, err := s.mem.Find(ctx, bson.D{{Key: "t", Value: group.Tenant}, {Key: "g", Value: group.ID},
+		ms, err := findAll[memberDoc](ctx, s.mem, bson.D{{Key: "t", Value: group.Tenant}, {Key: "g", Value: group.ID},
 			{Key: "m", Value: bson.D{{Key: "$gt", Value: after}}}}, o)
 		if err != nil {
-			return nil, fmt.Errorf("mongo members: %w", mapErr(err))
-		}
-		var ms []memberDoc
-		if err := cur.All(ctx, &ms); err != nil {
-			return nil, fmt.Errorf("mongo members: %w", mapErr(err))
+			return nil, fmt.Errorf("mongo members: %w", err)
 		}
 		if len(ms) == 0 {
 			return out, nil
@@ -216,13 +204,9 @@ func (s *Store) Members(ctx context.Context, group store.Ref, after string, limi
 
 // MemberOf lists the groups member directly belongs to, by group id.
 func (s *Store) MemberOf(ctx context.Context, member store.Ref) ([]store.Member, error) {
-	cur, err := s.mem.Find(ctx, bson.D{{Key: "t", Value: member.Tenant}, {Key: "m", Value: member.ID}})
+	ms, err := findAll[memberDoc](ctx, s.mem, bson.D{{Key: "t", Value: member.Tenant}, {Key: "m", Value: member.ID}})
 	if err != nil {
-		return nil, fmt.Errorf("mongo member of: %w", mapErr(err))
-	}
-	var ms []memberDoc
-	if err := cur.All(ctx, &ms); err != nil {
-		return nil, fmt.Errorf("mongo member of: %w", mapErr(err))
+		return nil, fmt.Errorf("mongo member of: %w", err)
 	}
 	slices.SortFunc(ms, func(a, b memberDoc) int { return strings.Compare(a.G, b.G) })
 	out, err := s.describeMembers(ctx, member.Tenant, ms, func(m memberDoc) string { return m.G })

@@ -2,8 +2,6 @@ package mongo
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,125 +16,6 @@ import (
 
 	"github.com/scimbridge/scimbridge/store"
 )
-
-// head is a resource document.
-type head struct {
-	Key  string `bson:"_id"`
-	T    string `bson:"t"`
-	ID   string `bson:"id"`
-	K    string `bson:"k"`
-	V    int64  `bson:"v"`
-	Inc  string `bson:"inc"` // incarnation: new for every create of the id
-	C    int64  `bson:"c"`   // created, unix ns
-	M    int64  `bson:"m"`   // lastModified, unix ns
-	O    int64  `bson:"o"`   // creation order: the create's journal seq
-	Doc  string `bson:"doc"` // Attrs as JSON
-	Disp string `bson:"disp,omitempty"`
-
-	// Shadows for filters.
-	UN  *string  `bson:"un,omitempty"`
-	DN  *string  `bson:"dn,omitempty"`
-	Ext *string  `bson:"ext,omitempty"`
-	Act *bool    `bson:"act,omitempty"`
-	Em  []string `bson:"em,omitempty"`
-
-	// Unique keys, always present (a dummy of another type when absent).
-	XU any `bson:"xu"`
-	XG any `bson:"xg"`
-	XE any `bson:"xe"`
-
-	Del  bool     `bson:"del"`
-	PJ   bool     `bson:"pj"`
-	Pend *pending `bson:"pend,omitempty"`
-}
-
-// pending is the outbox entry of the head's last write.
-type pending struct {
-	Op  string      `bson:"op"`
-	V   int64       `bson:"v"`
-	At  int64       `bson:"at"` // unix ns
-	Add []memberRef `bson:"add,omitempty"`
-	Rm  []string    `bson:"rm,omitempty"`
-}
-
-type memberRef struct {
-	ID string `bson:"id"`
-	K  string `bson:"k"`
-}
-
-// memberDoc is a membership record.
-type memberDoc struct {
-	Key string `bson:"_id"`
-	T   string `bson:"t"`
-	G   string `bson:"g"`
-	M   string `bson:"m"`
-	MK  string `bson:"mk"`
-}
-
-func (h *head) resource() (store.Resource, error) {
-	r := store.Resource{
-		Ref:          store.Ref{Tenant: h.T, Kind: store.Kind(h.K), ID: h.ID},
-		Version:      h.V,
-		Created:      time.Unix(0, h.C).UTC(),
-		LastModified: time.Unix(0, h.M).UTC(),
-	}
-	if err := json.Unmarshal([]byte(h.Doc), &r.Attrs); err != nil {
-		return store.Resource{}, fmt.Errorf("decode %s: %w", h.ID, err)
-	}
-	if r.Attrs == nil {
-		r.Attrs = map[string]any{}
-	}
-	return r, nil
-}
-
-// setShadows fills the shadow and unique-key fields from attrs.
-func (h *head) setShadows(attrs map[string]any) {
-	h.UN, h.DN, h.Ext, h.Act, h.Em, h.Disp = nil, nil, nil, nil, nil, ""
-	none := bson.D{{Key: "none", Value: h.Key}}
-	h.XU, h.XG, h.XE = none, none, none
-	if v, ok := attrs["externalId"].(string); ok {
-		h.Ext = &v
-		h.XE = h.K + ":" + v
-	}
-	dn, hasDN := attrs["displayName"].(string)
-	if hasDN {
-		l := strings.ToLower(dn)
-		h.DN = &l
-		h.Disp = dn
-		if h.K == string(store.Group) {
-			h.XG = l
-		}
-	}
-	if h.K != string(store.User) {
-		return
-	}
-	if un, ok := attrs["userName"].(string); ok {
-		l := strings.ToLower(un)
-		h.UN = &l
-		h.XU = l
-		if !hasDN || dn == "" {
-			h.Disp = un
-		}
-	}
-	if b, ok := attrs["active"].(bool); ok {
-		h.Act = &b
-	}
-	if list, ok := attrs["emails"].([]any); ok {
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok {
-				if v, ok := m["value"].(string); ok {
-					h.Em = append(h.Em, strings.ToLower(v))
-				}
-			}
-		}
-	}
-}
-
-func newInc() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // Create stores a new resource; see store.Store. It returns a
 // *store.ConflictError on a uniqueness violation, in which case nothing is
@@ -436,109 +315,6 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 	}
 }
 
-// planDelta computes the members a delta really adds and removes: adds of
-// existing resources of the tenant that are not members yet (never the
-// group itself), removals of current members.
-func (s *Store) planDelta(ctx context.Context, h *head, d store.MemberDelta) ([]memberRef, []string, error) {
-	rmSet := make(map[string]bool, len(d.Remove))
-	for _, id := range d.Remove {
-		rmSet[id] = true
-	}
-	want := map[string]bool{}
-	var addIDs []string
-	for _, m := range d.Add {
-		if !rmSet[m.Value] && m.Value != h.ID && !want[m.Value] {
-			want[m.Value] = true
-			addIDs = append(addIDs, m.Value)
-		}
-	}
-	var current map[string]bool
-	var err error
-	if d.Replace {
-		current, err = s.memberSet(ctx, h.T, h.ID, nil)
-	} else {
-		current, err = s.memberSet(ctx, h.T, h.ID, append(slices.Clone(addIDs), d.Remove...))
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var rm []string
-	if d.Replace {
-		for id := range current {
-			if !want[id] {
-				rm = append(rm, id)
-			}
-		}
-	} else {
-		for id := range rmSet {
-			if current[id] {
-				rm = append(rm, id)
-			}
-		}
-	}
-	var candidates []string
-	for _, id := range addIDs {
-		if !current[id] {
-			candidates = append(candidates, id)
-		}
-	}
-	var add []memberRef
-	if len(candidates) > 0 {
-		ex, err := s.Exists(ctx, h.T, candidates)
-		if err != nil {
-			return nil, nil, err
-		}
-		for id, k := range ex {
-			add = append(add, memberRef{ID: id, K: string(k)})
-		}
-	}
-	slices.SortFunc(add, func(a, b memberRef) int { return strings.Compare(a.ID, b.ID) })
-	slices.Sort(rm)
-	return add, rm, nil
-}
-
-// memberSet returns the members of a group among ids (all if ids is nil).
-// Beyond 5,000 ids it reads the whole membership instead: one $in with
-// every key could pass the 16 MiB limit of a command.
-func (s *Store) memberSet(ctx context.Context, tenant, group string, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	f := bson.D{{Key: "t", Value: tenant}, {Key: "g", Value: group}}
-	if len(ids) > 5000 {
-		all, err := s.memberSet(ctx, tenant, group, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			if all[id] {
-				out[id] = true
-			}
-		}
-		return out, nil
-	}
-	if ids != nil {
-		if len(ids) == 0 {
-			return out, nil
-		}
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = mkey(tenant, group, id)
-		}
-		f = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}}
-	}
-	cur, err := s.mem.Find(ctx, f, options.Find().SetProjection(bson.D{{Key: "m", Value: 1}}))
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	var docs []memberDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, mapErr(err)
-	}
-	for _, d := range docs {
-		out[d.M] = true
-	}
-	return out, nil
-}
-
 // finish completes the write recorded in h.Pend: membership delta, journal
 // entry, then clearing the outbox (or removing a deleted head). Every step
 // is idempotent, so writers and recovery may finish the same write.
@@ -764,13 +540,9 @@ func (s *Store) heads(ctx context.Context, tenant string, ids []string, proj bso
 		if proj != nil {
 			o.SetProjection(proj)
 		}
-		cur, err := s.res.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}}, o)
+		hs, err := findAll[head](ctx, s.res, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}}, o)
 		if err != nil {
-			return nil, mapErr(err)
-		}
-		var hs []head
-		if err := cur.All(ctx, &hs); err != nil {
-			return nil, mapErr(err)
+			return nil, err
 		}
 		for _, h := range hs {
 			if !h.Del {

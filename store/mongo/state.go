@@ -99,13 +99,9 @@ func (s *Store) ListState(ctx context.Context, tenant, prefix string) ([]store.S
 	if prefix != "" {
 		f = append(f, bson.E{Key: "key", Value: bson.D{{Key: "$regex", Value: "^" + regexp.QuoteMeta(prefix)}}})
 	}
-	cur, err := s.state.Find(ctx, f, options.Find().SetSort(bson.D{{Key: "t", Value: 1}, {Key: "key", Value: 1}}))
+	ds, err := findAll[stateDoc](ctx, s.state, f, options.Find().SetSort(bson.D{{Key: "t", Value: 1}, {Key: "key", Value: 1}}))
 	if err != nil {
-		return nil, fmt.Errorf("mongo list state: %w", mapErr(err))
-	}
-	var ds []stateDoc
-	if err := cur.All(ctx, &ds); err != nil {
-		return nil, fmt.Errorf("mongo list state: %w", mapErr(err))
+		return nil, fmt.Errorf("mongo list state: %w", err)
 	}
 	out := make([]store.StateEntry, 0, len(ds))
 	for _, d := range ds {

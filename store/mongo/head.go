@@ -1,0 +1,119 @@
+package mongo
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// head is a resource document.
+type head struct {
+	Key  string `bson:"_id"`
+	T    string `bson:"t"`
+	ID   string `bson:"id"`
+	K    string `bson:"k"`
+	V    int64  `bson:"v"`
+	Inc  string `bson:"inc"` // incarnation: new for every create of the id
+	C    int64  `bson:"c"`   // created, unix ns
+	M    int64  `bson:"m"`   // lastModified, unix ns
+	O    int64  `bson:"o"`   // creation order: the create's journal seq
+	Doc  string `bson:"doc"` // Attrs as JSON
+	Disp string `bson:"disp,omitempty"`
+
+	// Shadows for filters.
+	UN  *string  `bson:"un,omitempty"`
+	DN  *string  `bson:"dn,omitempty"`
+	Ext *string  `bson:"ext,omitempty"`
+	Act *bool    `bson:"act,omitempty"`
+	Em  []string `bson:"em,omitempty"`
+
+	// Unique keys, always present (a dummy of another type when absent).
+	XU any `bson:"xu"`
+	XG any `bson:"xg"`
+	XE any `bson:"xe"`
+
+	Del  bool     `bson:"del"`
+	PJ   bool     `bson:"pj"`
+	Pend *pending `bson:"pend,omitempty"`
+}
+
+// pending is the outbox entry of the head's last write.
+type pending struct {
+	Op  string      `bson:"op"`
+	V   int64       `bson:"v"`
+	At  int64       `bson:"at"` // unix ns
+	Add []memberRef `bson:"add,omitempty"`
+	Rm  []string    `bson:"rm,omitempty"`
+}
+
+func (h *head) resource() (store.Resource, error) {
+	r := store.Resource{
+		Ref:          store.Ref{Tenant: h.T, Kind: store.Kind(h.K), ID: h.ID},
+		Version:      h.V,
+		Created:      time.Unix(0, h.C).UTC(),
+		LastModified: time.Unix(0, h.M).UTC(),
+	}
+	if err := json.Unmarshal([]byte(h.Doc), &r.Attrs); err != nil {
+		return store.Resource{}, fmt.Errorf("decode %s: %w", h.ID, err)
+	}
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	return r, nil
+}
+
+// setShadows fills the shadow and unique-key fields from attrs.
+func (h *head) setShadows(attrs map[string]any) {
+	h.UN, h.DN, h.Ext, h.Act, h.Em, h.Disp = nil, nil, nil, nil, nil, ""
+	none := bson.D{{Key: "none", Value: h.Key}}
+	h.XU, h.XG, h.XE = none, none, none
+	if v, ok := attrs["externalId"].(string); ok {
+		h.Ext = &v
+		h.XE = h.K + ":" + v
+	}
+	dn, hasDN := attrs["displayName"].(string)
+	if hasDN {
+		l := strings.ToLower(dn)
+		h.DN = &l
+		h.Disp = dn
+		if h.K == string(store.Group) {
+			h.XG = l
+		}
+	}
+	if h.K != string(store.User) {
+		return
+	}
+	if un, ok := attrs["userName"].(string); ok {
+		l := strings.ToLower(un)
+		h.UN = &l
+		h.XU = l
+		if !hasDN || dn == "" {
+			h.Disp = un
+		}
+	}
+	if b, ok := attrs["active"].(bool); ok {
+		h.Act = &b
+	}
+	if list, ok := attrs["emails"].([]any); ok {
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				if v, ok := m["value"].(string); ok {
+					h.Em = append(h.Em, strings.ToLower(v))
+				}
+			}
+		}
+	}
+}
+
+func newInc() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
