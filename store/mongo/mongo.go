@@ -123,13 +123,17 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 		SetRetryReads(true).
 		SetWriteConcern(writeconcern.Majority()).
 		ApplyURI(uri)
-	selection := o.timeout
-	if co.ServerSelectionTimeout != nil {
-		selection = *co.ServerSelectionTimeout
-	}
 	copts := []*options.ClientOptions{co}
 	if o.client != nil {
 		copts = append(copts, o.client)
+	}
+	// The first ping waits as long as server selection does, which is the
+	// last of the options to set it (Connect applies them in order).
+	selection := o.timeout
+	for _, c := range copts {
+		if c.ServerSelectionTimeout != nil {
+			selection = *c.ServerSelectionTimeout
+		}
 	}
 	client, err := mongo.Connect(copts...)
 	if err != nil {
