@@ -155,7 +155,7 @@ func TestLoadFull(t *testing.T) {
 var badFiles = map[string][]string{
 	"unknown-key.bad.yaml":        {`line 2: unknown key "lisen"`},
 	"unknown-nested-key.bad.yaml": {`line 3: unknown key "store.file"`, `line 9: unknown key "tenants[].tokens[].secret"`},
-	"wrong-type.bad.yaml":         {"line 1: cannot unmarshal", "lots"},
+	"wrong-type.bad.yaml":         {`line 1: maxResults: expected a whole number, got "lots"`},
 	"syntax.bad.yaml":             {"line "},
 	"two-documents.bad.yaml":      {"more than one YAML document"},
 	"many-problems.bad.yaml": {
@@ -210,7 +210,21 @@ var badFiles = map[string][]string{
 		`tenants[2].oauth.tokenLifetime: -1h must be between 1h and 6h`,
 		`tenants[2].oauth.clients[0].id: must be 1 to 255 printable ASCII characters`,
 	},
-	"oauth-lifetime-type.bad.yaml": {"line 4: cannot unmarshal", "time.Duration"},
+	"oauth-lifetime-type.bad.yaml": {"line 4: tenants[0].oauth.tokenLifetime: expected a duration such as 30s, 5m or 1h (a bare number has no unit), got 3600"},
+	// Values of the wrong type name their field and the type expected, and
+	// the rest of the file is still checked.
+	"types.bad.yaml": {
+		"line 5: store.connectRetry: expected a duration such as 30s, 5m or 1h (a bare number has no unit), got 5",
+		`line 6: maxResults: expected a whole number, got "lots"`,
+		"line 7: log.format: expected a string, got a list",
+		"line 8: bulk: expected a mapping of keys to values, got 7",
+		`line 11: tenants[0].tokens: expected a list, got "x"`,
+		"line 13: tenants[0].oauth.tokenLifetime: expected a duration",
+		`listen: "abc" is not host:port`,
+		`log.level: "loud" must be one of debug, info, warn, error`,
+		`tenants[0].oauth.clients[0].secrets[0].sha256: must be 64 hexadecimal digits`,
+		`tenants[1].name: "Bad" must be lowercase`,
+	},
 	"entra-jwt.bad.yaml": {
 		`tenants[0].entraJWT.tenantId: must not be empty`,
 		`tenants[1].entraJWT.tenantId: "contoso.onmicrosoft.com" is not a GUID`,
@@ -482,5 +496,32 @@ func TestMongoStore(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("password leaked: %v", err)
+	}
+}
+
+// TestLoadWrongTypeReportedOnce checks that the fields inside a value of the
+// wrong type (which kept their zero values) are not reported again, and
+// that a long value is never quoted (it may be a secret under the wrong key).
+func TestLoadWrongTypeReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	yml := "maxBodyBytes: scb_0123456789abcdef\ntenants:\n  - name: acme\n    tokens: [abc]\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, nil)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v is not a *config.Error", err)
+	}
+	want := []string{
+		"line 1: maxBodyBytes: expected a whole number, got a string",
+		`line 4: tenants[0].tokens[0]: expected a mapping of keys to values, got "abc"`,
+	}
+	if !slices.Equal(ce.Problems, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(ce.Problems, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(err.Error(), "scb_") {
+		t.Errorf("the error quotes the value: %v", err)
 	}
 }

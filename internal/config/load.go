@@ -25,23 +25,34 @@ func Load(path string, env func(string) string) (*Config, error) {
 	}
 	c := Default()
 	dir := "."
+	var decodeProblems, failed []string
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
-		if err := decode(path, b, c); err != nil {
+		decodeProblems, failed, err = decode(path, b, c)
+		if err != nil {
 			return nil, err
 		}
 		dir = filepath.Dir(path)
 	}
-	var problems []string
-	problems = append(problems, c.applyEnv(env)...)
+	var later []string
+	later = append(later, c.applyEnv(env)...)
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	c.applyDerivedDefaults()
-	problems = append(problems, c.resolveStoreURI(dir)...)
-	problems = append(problems, c.problems()...)
-	problems = append(problems, c.resolve(dir, env)...)
+	later = append(later, c.resolveStoreURI(dir)...)
+	later = append(later, c.problems()...)
+	later = append(later, c.resolve(dir, env)...)
+	// Keys the file got wrong do not stop the checks of the others, so
+	// every problem is listed at once; fields inside a value of the wrong
+	// type kept their defaults and are not reported again.
+	problems := decodeProblems
+	for _, p := range later {
+		if !underFailed(p, failed) {
+			problems = append(problems, p)
+		}
+	}
 	if len(problems) > 0 {
 		return nil, &Error{File: path, Problems: problems}
 	}
@@ -70,22 +81,34 @@ func (e *Error) Error() string {
 }
 
 // decode parses b strictly into c, whose fields already hold the defaults:
-// keys absent from the file keep them.
-func decode(path string, b []byte, c *Config) error {
+// keys absent from the file keep them. Unknown keys and values of the wrong
+// type are returned as problems (with the paths of the latter in failed), to
+// be listed with the rest; a file that is not YAML is an error.
+func decode(path string, b []byte, c *Config) (problems, failed []string, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	err := dec.Decode(c)
+	err = dec.Decode(c)
 	if errors.Is(err, io.EOF) {
-		return nil // an empty file
+		return nil, nil, nil // an empty file
 	}
-	if err != nil {
-		return &Error{File: path, Problems: yamlProblems(err)}
+	var te *yaml.TypeError
+	if err != nil && !errors.As(err, &te) {
+		return nil, nil, &Error{File: path, Problems: yamlProblems(err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return &Error{File: path, Problems: []string{"more than one YAML document"}}
+		return nil, nil, &Error{File: path, Problems: []string{"more than one YAML document"}}
 	}
-	return nil
+	if te == nil {
+		return nil, nil, nil
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil {
+		problems, failed = typeProblems(nil, te.Errors)
+	} else {
+		problems, failed = typeProblems(&root, te.Errors)
+	}
+	return problems, failed, nil
 }
 
 // yamlKeyPrefix returns the YAML path prefix of the keys of the Go type
@@ -129,14 +152,18 @@ func yamlProblems(err error) []string {
 	}
 	out := make([]string, 0, len(te.Errors))
 	for _, e := range te.Errors {
-		if m := unknownField.FindStringSubmatch(e); m != nil {
-			prefix, ok := yamlKeyPrefix(m[3])
-			if ok {
-				out = append(out, fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2]))
-				continue
-			}
-		}
-		out = append(out, e)
+		out = append(out, decodeProblem(e))
 	}
 	return out
+}
+
+// decodeProblem rewrites one yaml.v3 decoding error: an unknown key is
+// named by its YAML path and line.
+func decodeProblem(e string) string {
+	if m := unknownField.FindStringSubmatch(e); m != nil {
+		if prefix, ok := yamlKeyPrefix(m[3]); ok {
+			return fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2])
+		}
+	}
+	return e
 }

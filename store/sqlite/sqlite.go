@@ -147,7 +147,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wake: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, openError(path, err)
 	}
 	if err := s.prepareWrites(ctx); err != nil {
 		s.Close()
@@ -226,6 +226,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	var cur int
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&cur); err != nil {
+		return err
+	}
+	// A write even when nothing is to migrate: a read-only database file
+	// opens fine and would fail only at the first SCIM write.
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = version`); err != nil {
 		return err
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")

@@ -1,0 +1,189 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// yaml.v3 reports a value of the wrong type as "line N: cannot unmarshal
+// TAG[ `VALUE`] into GOTYPE", without the key. typeMismatch parses that; the
+// key is found again in the document's node tree by line and value.
+var typeMismatch = regexp.MustCompile("^line (\\d+): cannot unmarshal (\\S+)(?: `(.*)`)? into (.+)$")
+
+// typeProblems turns the errors of a yaml.v3 TypeError into problem lines,
+// in order: a value of the wrong type is named by its YAML path (as
+// validation names fields: "store.connectRetry",
+// "tenants[0].oauth.tokenLifetime") with the type expected; other errors go
+// through decodeProblem. root is the parsed document (nil if unavailable).
+// failed lists the paths of the values of the wrong type.
+func typeProblems(root *yaml.Node, errs []string) (problems, failed []string) {
+	var nodes []pathNode
+	if root != nil {
+		nodes = valueNodes(root, "", nil)
+	}
+	for _, e := range errs {
+		m := typeMismatch.FindStringSubmatch(e)
+		if m == nil {
+			problems = append(problems, decodeProblem(e))
+			continue
+		}
+		line, _ := strconv.Atoi(m[1])
+		tag, value, goType := m[2], m[3], m[4]
+		path := findValue(nodes, line, tag, value)
+		got := describeValue(tag, value)
+		want := expectedType(goType)
+		if tag == "!!int" && goType == "time.Duration" {
+			want += " (a bare number has no unit)"
+		}
+		name := path
+		if name == "" {
+			name = "value" // not found: the line still says where
+		} else {
+			failed = append(failed, path)
+		}
+		problems = append(problems, fmt.Sprintf("line %d: %s: expected %s, got %s", line, name, want, got))
+	}
+	return problems, failed
+}
+
+// pathNode is a value node of the document and its YAML path.
+type pathNode struct {
+	path string
+	node *yaml.Node
+}
+
+// valueNodes lists every value node under n (n included, unless it is the
+// document root) with its path.
+func valueNodes(n *yaml.Node, path string, out []pathNode) []pathNode {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			out = valueNodes(c, path, out)
+		}
+		return out
+	case yaml.AliasNode:
+		if n.Alias != nil {
+			return append(out, pathNode{path, n.Alias})
+		}
+		return out
+	}
+	if path != "" {
+		out = append(out, pathNode{path, n})
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if path != "" {
+				key = path + "." + key
+			}
+			out = valueNodes(n.Content[i+1], key, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			out = valueNodes(c, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
+	return out
+}
+
+// findValue returns the path of the value node on line that yaml.v3
+// described by tag and (possibly shortened) value, or "".
+func findValue(nodes []pathNode, line int, tag, value string) string {
+	for _, pn := range nodes {
+		n := pn.node
+		if n.Line != line {
+			continue
+		}
+		switch tag {
+		case "!!map":
+			if n.Kind == yaml.MappingNode {
+				return pn.path
+			}
+		case "!!seq":
+			if n.Kind == yaml.SequenceNode {
+				return pn.path
+			}
+		default:
+			if n.Kind == yaml.ScalarNode && shortValue(n.Value) == value {
+				return pn.path
+			}
+		}
+	}
+	return ""
+}
+
+// shortValue shortens a scalar the way yaml.v3 does in its errors.
+func shortValue(v string) string {
+	if len(v) > 10 {
+		return v[:7] + "..."
+	}
+	return v
+}
+
+// describeValue says what was found, from yaml.v3's tag and shortened value.
+// A long value is not quoted even shortened: it may be a secret put under
+// the wrong key.
+func describeValue(tag, value string) string {
+	if strings.HasSuffix(value, "...") {
+		switch tag {
+		case "!!str":
+			return "a string"
+		case "!!int", "!!float":
+			return "a number"
+		}
+		return "a value"
+	}
+	switch tag {
+	case "!!map":
+		return "a mapping"
+	case "!!seq":
+		return "a list"
+	case "!!str":
+		return strconv.Quote(value)
+	case "!!null":
+		return "nothing (null)"
+	}
+	return value
+}
+
+// expectedType describes a Go type of the configuration in YAML terms.
+func expectedType(goType string) string {
+	switch {
+	case goType == "time.Duration":
+		return "a duration such as 30s, 5m or 1h"
+	case goType == "bool":
+		return "true or false"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "config."), strings.HasPrefix(goType, "*config."):
+		return "a mapping of keys to values"
+	}
+	return "a value of type " + goType
+}
+
+// underFailed reports whether a validation problem is about a field inside
+// (or equal to) one whose value had the wrong type: such a field kept its
+// default or zero value, and reporting it again would only add noise.
+func underFailed(problem string, failed []string) bool {
+	for _, f := range failed {
+		if f == "" || !strings.HasPrefix(problem, f) {
+			continue
+		}
+		switch rest := problem[len(f):]; {
+		case rest == "", rest[0] == '.', rest[0] == '[', rest[0] == ':':
+			return true
+		}
+	}
+	return false
+}
