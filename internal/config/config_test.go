@@ -525,3 +525,18 @@ func TestLoadWrongTypeReportedOnce(t *testing.T) {
 		t.Errorf("the error quotes the value: %v", err)
 	}
 }
+
+// TestExampleConfigNeedsItsEnv checks what the README and the file's header
+// say: config.example.yaml loads only with its env: variables set, and the
+// error names them.
+func TestExampleConfigNeedsItsEnv(t *testing.T) {
+	_, err := Load("../../config.example.yaml", envMap(nil))
+	if err == nil {
+		t.Fatal("config.example.yaml loads without its environment variables")
+	}
+	for _, v := range []string{"ACME_SCIM_TOKEN", "ACME_OAUTH_SECRET"} {
+		if !strings.Contains(err.Error(), "environment variable "+v+" is not set") {
+			t.Errorf("error does not name %s: %v", v, err)
+		}
+	}
+}
