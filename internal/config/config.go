@@ -146,12 +146,12 @@ type Secret struct {
 }
 
 // EntraJWT makes a tenant accept bearer JWTs issued by Microsoft Entra ID
-// (scim.EntraJWT).
+// (auth.EntraJWT).
 type EntraJWT struct {
 	// TenantID is the Entra directory (tenant) id, a GUID. Required.
 	TenantID string `yaml:"tenantId"`
 	// Audience is the expected aud. Empty: the audience Entra uses for
-	// non-gallery applications (scim.DefaultEntraAudience).
+	// non-gallery applications (auth.DefaultEntraAudience).
 	Audience string `yaml:"audience"`
 	// Issuer overrides the expected iss. Empty:
 	// https://sts.windows.net/{tenantId}/.

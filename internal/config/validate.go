@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/auth"
 )
 
 // Limits of the validated fields.
@@ -173,9 +173,9 @@ func secretProblems(field, what, sha, env, file string) []string {
 // when they are well-formed.
 func oauthProblems(field string, o *OAuth) []string {
 	var p []string
-	if err := scim.ValidateTokenLifetime(o.TokenLifetime); err != nil {
+	if err := auth.ValidateTokenLifetime(o.TokenLifetime); err != nil {
 		p = append(p, fmt.Sprintf("%s.tokenLifetime: %s must be between %s and %s", field,
-			fmtDuration(o.TokenLifetime), fmtDuration(scim.MinTokenLifetime), fmtDuration(scim.MaxTokenLifetime)))
+			fmtDuration(o.TokenLifetime), fmtDuration(auth.MinTokenLifetime), fmtDuration(auth.MaxTokenLifetime)))
 	}
 	if len(o.Clients) == 0 {
 		p = append(p, field+".clients: must list at least one client")

@@ -1,4 +1,4 @@
-package scim
+package auth
 
 import (
 	"context"
@@ -163,6 +163,18 @@ func (v *jwtVerifier) verify(ctx context.Context, raw string) (time.Time, error)
 		}
 	}
 	return claims.ExpiresAt.Time, nil
+}
+
+// jwtFailure maps a verification error to ErrExpired, ErrMalformed or
+// ErrUnknown (wrong issuer, audience, application, key or signature).
+func jwtFailure(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return ErrExpired
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return ErrMalformed
+	}
+	return ErrUnknown
 }
 
 // looksLikeJWT is a cheap pre-check so opaque tokens skip JWT parsing.
