@@ -59,7 +59,7 @@ func (e *RateLimitError) Error() string {
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
 // Reason names a failure in one word for logs and metrics: "missing",
-// "malformed", "unknown", "expired", "rate-limited", "no-tenant", or
+// "malformed", "unknown", "expired", "replayed", "rate-limited", "no-tenant", or
 // "error" for anything else.
 func Reason(err error) string {
 	switch {
@@ -71,6 +71,8 @@ func Reason(err error) string {
 		return "unknown"
 	case errors.Is(err, ErrExpired):
 		return "expired"
+	case errors.Is(err, ErrReplayed):
+		return "replayed"
 	case errors.Is(err, ErrRateLimited):
 		return "rate-limited"
 	case errors.Is(err, ErrNoTenant):
@@ -164,10 +166,11 @@ type tenant struct {
 	loadedAt time.Time
 
 	// Set up by configure (oauth.go) and immutable afterwards.
-	clients  []OAuthClient
-	lifetime time.Duration
-	jwt      *jwtVerifier
-	now      func() time.Time
+	clients   []OAuthClient
+	federated map[string]*jwtVerifier // by client id
+	lifetime  time.Duration
+	jwt       *jwtVerifier
+	now       func() time.Time
 
 	// cache holds recently validated OAuth access tokens and JWTs (by hash)
 	// with the time until which they are trusted without a new check.
@@ -227,7 +230,7 @@ func (a *Authenticator) Authenticate(r *http.Request, tenant string) (Principal,
 	}
 	p, err := a.check(ctx, t, r)
 	if err != nil {
-		if errors.Is(err, ErrMissing) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnknown) || errors.Is(err, ErrExpired) {
+		if isFailure(err) {
 			a.log.InfoContext(ctx, "authentication failed", "tenant", tenant, "reason", Reason(err), "remote", remoteIP(r))
 		}
 		return Principal{}, err
@@ -263,13 +266,13 @@ func (a *Authenticator) admit(ctx context.Context, t *tenant, token string, h [3
 		}
 		return Principal{Tenant: t.name, Method: MethodOAuth, Subject: client}, nil
 	case t.jwt != nil && looksLikeJWT(token):
-		exp, err := t.jwt.verify(ctx, token)
+		claims, err := t.jwt.verify(ctx, token)
 		if err != nil {
 			a.log.DebugContext(ctx, "JWT rejected", "tenant", t.name, "error", err)
 			return Principal{}, jwtFailure(err)
 		}
 		p := Principal{Tenant: t.name, Method: MethodEntraJWT}
-		t.remember(h, exp, p)
+		t.remember(h, claims.ExpiresAt.Time, p)
 		return p, nil
 	}
 	reloaded, err := a.reload(ctx, t)

@@ -38,12 +38,16 @@ import (
 // takes effect everywhere within that time. Removing a client from the
 // configuration invalidates its tokens at once.
 
-// OAuthClient is a client allowed to obtain access tokens for a tenant.
+// OAuthClient is a client allowed to obtain access tokens for a tenant, with
+// a secret, a JWT assertion (Federation), or either.
 type OAuthClient struct {
 	ID string
 	// SecretHashes are SHA-256 hashes (HashToken) of the client's secrets;
 	// each is accepted, so a secret can be rotated without downtime.
 	SecretHashes [][32]byte
+	// Federation, if set, lets the client authenticate with an Entra-issued
+	// JWT assertion instead (federation.go).
+	Federation *Federation
 }
 
 const (
@@ -93,11 +97,21 @@ func (t *tenant) configure(c Tenant, now func() time.Time, log *slog.Logger) err
 		t.lifetime = c.TokenLifetime
 	}
 	for _, cl := range c.OAuthClients {
-		if cl.ID == "" || len(cl.SecretHashes) == 0 {
-			return errors.New("an OAuth client needs an id and at least one secret")
+		if cl.ID == "" || (len(cl.SecretHashes) == 0 && cl.Federation == nil) {
+			return errors.New("an OAuth client needs an id and at least one secret or a federation")
 		}
 		if t.client(cl.ID) != nil {
 			return fmt.Errorf("duplicate OAuth client %q", cl.ID)
+		}
+		if cl.Federation != nil {
+			v, err := newFederationVerifier(cl.Federation, now, log)
+			if err != nil {
+				return fmt.Errorf("OAuth client %q: %w", cl.ID, err)
+			}
+			if t.federated == nil {
+				t.federated = map[string]*jwtVerifier{}
+			}
+			t.federated[cl.ID] = v
 		}
 		t.clients = append(t.clients, cl)
 	}
@@ -284,36 +298,13 @@ func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenan
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only client_credentials is supported.")
 		return
 	}
-	if form.Has("client_assertion") || form.Has("client_assertion_type") {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client assertions are not supported; use a client secret.")
-		return
-	}
-
-	var ids, secrets []string
-	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
-	if r.Header.Get("Authorization") != "" {
-		user, pass, ok := r.BasicAuth()
-		if !ok {
-			oauthError(w, http.StatusUnauthorized, "invalid_client", "Unsupported client authentication.")
-			return
+	clientID, f := a.authenticateClient(r, t, form)
+	if f != nil {
+		if f.reason != nil {
+			a.log.InfoContext(r.Context(), "client authentication failed", "tenant", name,
+				"client", f.client, "reason", Reason(f.reason), "remote", remoteIP(r))
 		}
-		// RFC 6749 §2.3.1 form-encodes both before Basic; accept the raw
-		// spelling too for clients that skip that step.
-		ids, secrets = formDecoded(user), formDecoded(pass)
-		if (bodyID != "" && !contains(ids, bodyID)) || (bodySecret != "" && !contains(secrets, bodySecret)) {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "Client credentials in the header and the body differ.")
-			return
-		}
-	} else {
-		if bodyID == "" || bodySecret == "" {
-			oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication is required.")
-			return
-		}
-		ids, secrets = []string{bodyID}, []string{bodySecret}
-	}
-	clientID, ok := t.authClient(ids, secrets)
-	if !ok {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		oauthError(w, f.status, f.code, f.desc)
 		return
 	}
 
@@ -334,6 +325,84 @@ func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenan
 		"expires_in":   int64(exp / time.Second),
 	})
 	_, _ = w.Write(b)
+}
+
+// oauthFailure is a token request that failed client authentication (or
+// was malformed), as the RFC 6749 error response it gets.
+type oauthFailure struct {
+	status     int
+	code, desc string
+	// client is the client id the request named (possibly unknown; never a
+	// secret), for logs and rate limits.
+	client string
+	// reason, for an authentication failure, is ErrMissing, ErrUnknown,
+	// ErrExpired, ErrMalformed or ErrReplayed; nil for a malformed request.
+	reason error
+}
+
+func badRequest(desc string) *oauthFailure {
+	return &oauthFailure{status: http.StatusBadRequest, code: "invalid_request", desc: desc}
+}
+
+func invalidClient(client, desc string, reason error) *oauthFailure {
+	return &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: desc, client: client, reason: reason}
+}
+
+// authenticateClient authenticates a token request's client with a secret
+// (client_secret_basic or client_secret_post) or a JWT assertion
+// (private_key_jwt-style, RFC 7523), exactly one of them (RFC 6749 §2.3).
+func (a *Authenticator) authenticateClient(r *http.Request, t *tenant, form url.Values) (string, *oauthFailure) {
+	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		switch {
+		case form.Get("client_assertion_type") != ClientAssertionType:
+			return "", invalidClient(bodyID, "client_assertion_type must be "+ClientAssertionType+".", ErrMalformed)
+		case form.Get("client_assertion") == "":
+			return "", badRequest("client_assertion is required with client_assertion_type.")
+		case bodySecret != "" || r.Header.Get("Authorization") != "":
+			return "", badRequest("Use one client authentication method: a client assertion or a secret.")
+		}
+		id, err := a.authAssertion(r.Context(), t, bodyID, form.Get("client_assertion"))
+		if err != nil {
+			if !isFailure(err) {
+				a.log.ErrorContext(r.Context(), "checking client assertion failed", "tenant", t.name, "error", err)
+				return "", &oauthFailure{status: http.StatusInternalServerError, code: "server_error", desc: "The assertion could not be checked; try again later."}
+			}
+			return "", invalidClient(bodyID, "Client authentication failed.", err)
+		}
+		return id, nil
+	}
+
+	var ids, secrets []string
+	if r.Header.Get("Authorization") != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return "", invalidClient(bodyID, "Unsupported client authentication.", ErrMalformed)
+		}
+		// RFC 6749 §2.3.1 form-encodes both before Basic; accept the raw
+		// spelling too for clients that skip that step.
+		ids, secrets = formDecoded(user), formDecoded(pass)
+		if (bodyID != "" && !contains(ids, bodyID)) || (bodySecret != "" && !contains(secrets, bodySecret)) {
+			return "", badRequest("Client credentials in the header and the body differ.")
+		}
+	} else {
+		if bodyID == "" || bodySecret == "" {
+			return "", invalidClient(bodyID, "Client authentication is required.", ErrMissing)
+		}
+		ids, secrets = []string{bodyID}, []string{bodySecret}
+	}
+	clientID, ok := t.authClient(ids, secrets)
+	if !ok {
+		return "", invalidClient(ids[0], "Client authentication failed.", ErrUnknown)
+	}
+	return clientID, nil
+}
+
+// isFailure reports whether err is an authentication failure (the client's
+// fault) rather than an internal error.
+func isFailure(err error) bool {
+	return errors.Is(err, ErrMissing) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnknown) ||
+		errors.Is(err, ErrExpired) || errors.Is(err, ErrReplayed) || errors.Is(err, ErrRateLimited)
 }
 
 func formDecoded(s string) []string {
@@ -383,7 +452,11 @@ func (a *Authenticator) pruneOAuth(ctx context.Context, t *tenant) {
 	if !due {
 		return
 	}
-	if _, err := pruneOAuthTokens(ctx, a.st, t.name, func(rec oauthRecord) bool { return !now.Before(rec.Expires) }); err != nil {
+	expired := func(rec oauthRecord) bool { return !now.Before(rec.Expires) }
+	if _, err := pruneState(ctx, a.st, t.name, jtiStatePrefix, expired); err != nil {
+		a.log.WarnContext(ctx, "pruning used assertion ids failed", "tenant", t.name, "error", err)
+	}
+	if _, err := pruneState(ctx, a.st, t.name, oauthStatePrefix, expired); err != nil {
 		a.log.WarnContext(ctx, "pruning expired access tokens failed", "tenant", t.name, "error", err)
 	}
 }
@@ -393,13 +466,15 @@ func (a *Authenticator) pruneOAuth(ctx context.Context, t *tenant) {
 // that validated one of them in the last 30 seconds may accept it until
 // their cache entry expires.
 func RevokeOAuthTokens(ctx context.Context, st store.Store, tenant, clientID string) (int, error) {
-	return pruneOAuthTokens(ctx, st, tenant, func(rec oauthRecord) bool {
+	return pruneState(ctx, st, tenant, oauthStatePrefix, func(rec oauthRecord) bool {
 		return clientID == "" || rec.Client == clientID
 	})
 }
 
-func pruneOAuthTokens(ctx context.Context, st store.Store, tenant string, drop func(oauthRecord) bool) (int, error) {
-	entries, err := st.ListState(ctx, tenant, oauthStatePrefix)
+// pruneState deletes tenant's state entries under prefix (records shaped as
+// oauthRecord) that drop selects, and unreadable ones.
+func pruneState(ctx context.Context, st store.Store, tenant, prefix string, drop func(oauthRecord) bool) (int, error) {
+	entries, err := st.ListState(ctx, tenant, prefix)
 	if err != nil {
 		return 0, err
 	}

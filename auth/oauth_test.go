@@ -184,7 +184,7 @@ func TestOAuthTokenErrors(t *testing.T) {
 	form = bodyCreds(clientID, clientSecret)
 	form.Add("client_secret", clientSecret2)
 	wantOAuthError(t, tokenReq(t, h, tokenPath, form, nil), 400, "invalid_request")
-	// Workload identity federation assertions are not supported.
+	// An assertion is rejected where no client is federated.
 	form = url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"eyJ.x.y"}}
 	wantOAuthError(t, tokenReq(t, h, tokenPath, form, nil), 401, "invalid_client")

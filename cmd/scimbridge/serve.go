@@ -129,7 +129,12 @@ func scimTenants(cfg *config.Config) []auth.Tenant {
 				t.TokenLifetime = tc.OAuth.TokenLifetime
 				for i := range tc.OAuth.Clients {
 					cl := &tc.OAuth.Clients[i]
-					t.OAuthClients = append(t.OAuthClients, auth.OAuthClient{ID: cl.ID, SecretHashes: cl.SecretHashes()})
+					oc := auth.OAuthClient{ID: cl.ID, SecretHashes: cl.SecretHashes()}
+					if f := cl.Federation; f != nil {
+						oc.Federation = &auth.Federation{TenantID: f.TenantID, Subject: f.Subject, Audience: f.Audience,
+							Issuer: f.Issuer, JWKSURL: f.JWKSURL, JWKSFile: f.JWKSFile}
+					}
+					t.OAuthClients = append(t.OAuthClients, oc)
 				}
 			}
 			if e := tc.EntraJWT; e != nil {

@@ -211,6 +211,16 @@ var badFiles = map[string][]string{
 		`tenants[2].oauth.clients[0].id: must be 1 to 255 printable ASCII characters`,
 	},
 	"oauth-lifetime-type.bad.yaml": {"line 4: cannot unmarshal", "time.Duration"},
+	"federation.bad.yaml": {
+		`tenants[0].oauth.clients[0].federation.tenantId: must not be empty`,
+		`tenants[0].oauth.clients[1].federation.tenantId: "contoso.onmicrosoft.com" is not a GUID`,
+		`tenants[0].oauth.clients[1].federation.subject: must not be empty`,
+		`tenants[0].oauth.clients[1].federation.audience: must not be empty`,
+		`tenants[0].oauth.clients[1].federation.issuer: "ftp://issuer.example.com/" must start with http:// or https://`,
+		`tenants[0].oauth.clients[2].federation: must have jwksURL or jwksFile, not both`,
+		`tenants[0].oauth.clients[3].federation.jwksFile: cannot read testdata/does-not-exist.json`,
+		`tenants[0].oauth.clients[4].secrets: must list at least one secret (or configure federation)`,
+	},
 	"entra-jwt.bad.yaml": {
 		`tenants[0].entraJWT.tenantId: must not be empty`,
 		`tenants[1].entraJWT.tenantId: "contoso.onmicrosoft.com" is not a GUID`,
