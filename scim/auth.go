@@ -2,152 +2,116 @@ package scim
 
 import (
 	"context"
-	"crypto/subtle"
+	"errors"
 	"net/http"
-	"strings"
-	"sync"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/auth"
 )
 
-// storedReloadInterval bounds how often a request with an unknown token makes
-// the server re-read the stored token hashes (so `scimbridge token create`
-// takes effect without a restart, but a flood of bad tokens cannot hammer the
-// store).
-const storedReloadInterval = time.Second
-
-// tenantAuth holds one tenant's credentials: static and stored token hashes,
-// OAuth clients and the optional Entra JWT verifier.
-type tenantAuth struct {
-	name   string
-	static [][32]byte
-
-	mu       sync.RWMutex
-	stored   [][32]byte
-	loadedAt time.Time
-
-	// Set up by configure (oauth.go) and immutable afterwards.
-	clients  []OAuthClient
-	lifetime time.Duration
-	jwt      *jwtVerifier
-	now      func() time.Time
-
-	// cache holds recently validated OAuth access tokens and JWTs (by hash)
-	// with the time until which they are trusted without a new check.
-	cmu      sync.RWMutex
-	cache    map[[32]byte]time.Time
-	prunedAt time.Time
-}
-
-func (t *tenantAuth) match(h [32]byte) bool {
-	ok := 0
-	for i := range t.static {
-		ok |= subtle.ConstantTimeCompare(h[:], t.static[i][:])
-	}
-	t.mu.RLock()
-	for i := range t.stored {
-		ok |= subtle.ConstantTimeCompare(h[:], t.stored[i][:])
-	}
-	t.mu.RUnlock()
-	return ok == 1
-}
-
-// reload re-reads the stored hashes unless that happened less than
-// storedReloadInterval ago. It reports whether it reloaded.
-func (s *server) reload(ctx context.Context, t *tenantAuth) (bool, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.loadedAt.IsZero() && time.Since(t.loadedAt) < storedReloadInterval {
-		return false, nil
-	}
-	hashes, err := StoredTokenHashes(ctx, s.st, t.name)
-	if err != nil {
-		return false, err
-	}
-	t.stored, t.loadedAt = hashes, time.Now()
-	return true, nil
-}
-
-type tenantKey struct{}
+type principalKey struct{}
 
 // tenantOf returns the tenant the authenticate middleware admitted the request for.
 func tenantOf(r *http.Request) string {
-	t, _ := r.Context().Value(tenantKey{}).(string)
-	return t
+	p, _ := r.Context().Value(principalKey{}).(auth.Principal)
+	return p.Tenant
 }
 
-// authenticate resolves the tenant from the path and admits the request only
-// with one of that tenant's bearer tokens: a static or stored token (compared
-// as SHA-256 hashes in constant time), an OAuth access token issued by the
-// tenant's token endpoint, or, if configured, an Entra-issued JWT. A
-// credential of one tenant never opens another.
+// tenantName is the tenant a request's path addresses.
+func tenantName(r *http.Request) string {
+	if name, ok := mux.Vars(r)["tenant"]; ok {
+		return name
+	}
+	return DefaultTenant
+}
+
+// authenticate admits a request only with one of its tenant's credentials
+// (auth.Authenticator.Authenticate, from the headers alone) and puts the
+// principal into the request context. This is the one place the SCIM API
+// authenticates.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, ok := mux.Vars(r)["tenant"]
-		if !ok {
-			name = DefaultTenant
-		}
-		t := s.tenants[name]
-		if t == nil {
-			writeAPIError(w, errStatus(http.StatusNotFound, "No such tenant."))
-			return
-		}
-		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		name := tenantName(r)
+		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok && s.auth.Has(name) {
 			info.tenant = name
 		}
-		token, ok := bearerToken(r)
-		if !ok {
-			writeAPIError(w, errStatus(http.StatusUnauthorized, "A bearer token is required."))
+		p, err := s.auth.Authenticate(r, name)
+		if err != nil {
+			writeAPIError(w, s.authError(r.Context(), err))
 			return
 		}
-		h := HashToken(token)
-		if !t.match(h) && !t.cached(h) {
-			ok, err := s.admit(r.Context(), t, token, h)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			if !ok {
-				writeAPIError(w, errStatus(http.StatusUnauthorized, "The bearer token is not valid for this tenant."))
-				return
-			}
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, name)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 
-// admit checks a token that is neither a known static or stored token nor
-// cached: by its shape, as an OAuth access token, an Entra JWT, or a stored
-// token created since the last reload.
-func (s *server) admit(ctx context.Context, t *tenantAuth, token string, h [32]byte) (bool, error) {
+// authError maps an authentication failure to its response; the auth
+// package has logged why (never the credential).
+func (s *server) authError(ctx context.Context, err error) *apiError {
+	var rl *auth.RateLimitError
 	switch {
-	case len(t.clients) > 0 && strings.HasPrefix(token, oauthTokenPrefix):
-		return s.checkOAuth(ctx, t, h)
-	case t.jwt != nil && looksLikeJWT(token):
-		exp, err := t.jwt.verify(ctx, token)
-		if err != nil {
-			s.log.DebugContext(ctx, "JWT rejected", "tenant", t.name, "error", err)
-			return false, nil
-		}
-		t.remember(h, exp)
-		return true, nil
+	case errors.Is(err, auth.ErrNoTenant):
+		return errStatus(http.StatusNotFound, "No such tenant.")
+	case errors.Is(err, auth.ErrMissing):
+		return errStatus(http.StatusUnauthorized, "A bearer token is required.")
+	case errors.Is(err, auth.ErrMalformed), errors.Is(err, auth.ErrUnknown), errors.Is(err, auth.ErrExpired):
+		return errStatus(http.StatusUnauthorized, "The bearer token is not valid for this tenant.")
+	case errors.As(err, &rl):
+		e := errStatus(http.StatusTooManyRequests, "Too many failed authentications; retry later.")
+		e.retryAfter = rl.RetryAfter
+		return e
 	}
-	reloaded, err := s.reload(ctx, t)
-	if err != nil {
-		return false, err
-	}
-	return reloaded && t.match(h), nil
+	return s.toAPIError(ctx, err)
 }
 
-// bearerToken extracts a non-empty token from "Authorization: Bearer <token>"
-// (scheme case-insensitive, RFC 6750).
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
+// oauthToken serves a tenant's OAuth 2.0 token endpoint (404 where the
+// tenant has no OAuth clients).
+func (s *server) oauthToken(w http.ResponseWriter, r *http.Request) {
+	name := tenantName(r)
+	if !s.auth.HasTokenEndpoint(name) {
+		writeAPIError(w, errStatus(http.StatusNotFound, "No such endpoint."))
+		return
 	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
+	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		info.tenant = name
+	}
+	s.auth.ServeToken(w, r, name)
+}
+
+// withOAuthScheme adds the client-credentials and Entra JWT schemes to the
+// ServiceProviderConfig's authenticationSchemes where the request's tenant
+// accepts them.
+func (s *server) withOAuthScheme(r *http.Request, schemes []any) []any {
+	m := s.auth.Methods(tenantOf(r))
+	if m.OAuth {
+		schemes = append(schemes, map[string]any{
+			"type":        "oauth2",
+			"name":        "OAuth 2.0 Client Credentials",
+			"description": "Bearer access tokens from the client-credentials grant at " + s.base(r) + "/oauth/token (client_secret_basic or client_secret_post).",
+			"specUri":     "https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
+			"primary":     false,
+		})
+	}
+	if j := m.EntraJWT; j != nil {
+		schemes = append(schemes, map[string]any{
+			"type":        "oauthbearertoken",
+			"name":        "Microsoft Entra ID JWT",
+			"description": "Bearer JWTs issued by Microsoft Entra ID (RS256, issuer " + j.Issuer + ", audience " + j.Audience + ").",
+			"specUri":     "https://www.rfc-editor.org/rfc/rfc7519",
+			"primary":     false,
+		})
+	}
+	return schemes
+}
+
+// retryAfterSeconds renders d for a Retry-After header: whole seconds,
+// rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 
@@ -19,6 +20,8 @@ type apiError struct {
 	status   int
 	scimType scimerrors.ScimType
 	detail   string
+	// retryAfter, if set, is sent as Retry-After (429).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.detail }
@@ -97,6 +100,9 @@ func writeAPIError(w http.ResponseWriter, e *apiError) {
 	h.Set("Content-Type", contentType)
 	if e.status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="scimbridge"`)
+	}
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", retryAfterSeconds(e.retryAfter))
 	}
 	w.WriteHeader(e.status)
 	_, _ = w.Write(b)

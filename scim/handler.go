@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -24,7 +26,7 @@ const (
 )
 
 // server holds what every handler needs. It is immutable after NewHandler
-// except for the tenants' token caches, which lock themselves.
+// except for the authenticator's caches, which lock themselves.
 type server struct {
 	st         store.Store
 	reg        *schemas.Registry
@@ -32,7 +34,7 @@ type server struct {
 	baseURL    string
 	maxBody    int64
 	maxResults int
-	tenants    map[string]*tenantAuth
+	auth       *auth.Authenticator
 	metrics    *metrics
 	// Bulk limits (bulk.maxOperations, bulk.maxPayloadSize).
 	maxBulkOps     int
@@ -55,7 +57,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
 		maxBody:    opts.MaxBodyBytes,
 		maxResults: opts.MaxResults,
-		tenants:    map[string]*tenantAuth{},
+		auth:       opts.Auth,
 		metrics:    newMetrics(),
 
 		maxBulkOps:     opts.MaxBulkOperations,
@@ -76,16 +78,15 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if s.maxBulkPayload <= 0 {
 		s.maxBulkPayload = defaultMaxBulkPayload
 	}
-	for _, t := range append([]Tenant{{Name: DefaultTenant}}, opts.Tenants...) {
-		ta := s.tenants[t.Name]
-		if ta == nil {
-			ta = &tenantAuth{name: t.Name}
-			s.tenants[t.Name] = ta
+	switch {
+	case s.auth != nil && len(opts.Tenants) > 0:
+		return nil, errors.New("scim: set Options.Auth or Options.Tenants, not both")
+	case s.auth == nil:
+		a, err := auth.New(auth.Options{Store: opts.Store, Tenants: opts.Tenants, Logger: s.log, Now: opts.Now})
+		if err != nil {
+			return nil, fmt.Errorf("scim: %w", err)
 		}
-		ta.static = append(ta.static, t.TokenHashes...)
-		if err := ta.configure(t, opts.Now, s.log); err != nil {
-			return nil, err
-		}
+		s.auth = a
 	}
 
 	r := mux.NewRouter()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
@@ -46,9 +47,9 @@ func newHarness(t testing.TB, mutate ...func(*scim.Options)) *harness {
 	opts := scim.Options{
 		Store:   st,
 		Schemas: reg,
-		Tenants: []scim.Tenant{
-			{Name: scim.DefaultTenant, TokenHashes: [][32]byte{scim.HashToken(testToken)}},
-			{Name: "acme", TokenHashes: [][32]byte{scim.HashToken(acmeToken)}},
+		Tenants: []auth.Tenant{
+			{Name: scim.DefaultTenant, TokenHashes: [][32]byte{auth.HashToken(testToken)}},
+			{Name: "acme", TokenHashes: [][32]byte{auth.HashToken(acmeToken)}},
 		},
 	}
 	for _, m := range mutate {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/internal/logging"
 	"github.com/scimbridge/scimbridge/schemas"
@@ -52,12 +53,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 	}()
 	tenants := scimTenants(cfg)
+	authn, err := auth.New(auth.Options{Store: st, Tenants: tenants, Logger: log})
+	if err != nil {
+		return fmt.Errorf("build authentication: %w", err)
+	}
 	h, err := scim.NewHandler(scim.Options{
 		Store:             st,
 		Schemas:           reg,
 		Logger:            log,
 		BaseURL:           cfg.BaseURL,
-		Tenants:           tenants,
+		Auth:              authn,
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		MaxResults:        cfg.MaxResults,
 		MaxBulkOperations: cfg.Bulk.MaxOperations,
@@ -114,21 +119,26 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 // scimTenants returns the tenants to serve, with their credentials, from
 // the configuration: the default tenant first, then the others.
-func scimTenants(cfg *config.Config) []scim.Tenant {
+func scimTenants(cfg *config.Config) []auth.Tenant {
 	names := cfg.TenantNames()
-	tenants := make([]scim.Tenant, 0, len(names))
+	tenants := make([]auth.Tenant, 0, len(names))
 	for _, name := range names {
-		t := scim.Tenant{Name: name, TokenHashes: cfg.TokenHashes(name)}
+		t := auth.Tenant{Name: name, TokenHashes: cfg.TokenHashes(name)}
 		if tc := cfg.Tenant(name); tc != nil {
 			if tc.OAuth != nil {
 				t.TokenLifetime = tc.OAuth.TokenLifetime
 				for i := range tc.OAuth.Clients {
 					cl := &tc.OAuth.Clients[i]
-					t.OAuthClients = append(t.OAuthClients, scim.OAuthClient{ID: cl.ID, SecretHashes: cl.SecretHashes()})
+					oc := auth.OAuthClient{ID: cl.ID, SecretHashes: cl.SecretHashes()}
+					if f := cl.Federation; f != nil {
+						oc.Federation = &auth.Federation{TenantID: f.TenantID, Subject: f.Subject, Audience: f.Audience,
+							Issuer: f.Issuer, JWKSURL: f.JWKSURL, JWKSFile: f.JWKSFile}
+					}
+					t.OAuthClients = append(t.OAuthClients, oc)
 				}
 			}
 			if e := tc.EntraJWT; e != nil {
-				t.EntraJWT = &scim.EntraJWT{
+				t.EntraJWT = &auth.EntraJWT{
 					TenantID: e.TenantID,
 					Audience: e.Audience,
 					Issuer:   e.Issuer,
@@ -157,14 +167,14 @@ func initialToken(ctx context.Context, st store.Store, cfg *config.Config) (stri
 	if len(cfg.TokenHashes(config.DefaultTenant)) > 0 || hasOtherCredentials(cfg, config.DefaultTenant) {
 		return "", nil
 	}
-	stored, err := scim.StoredTokenHashes(ctx, st, config.DefaultTenant)
+	stored, err := auth.StoredTokenHashes(ctx, st, config.DefaultTenant)
 	if err != nil {
 		return "", fmt.Errorf("read stored tokens: %w", err)
 	}
 	if len(stored) > 0 {
 		return "", nil
 	}
-	tok, err := scim.NewToken(ctx, st, config.DefaultTenant, "initial")
+	tok, err := auth.NewToken(ctx, st, config.DefaultTenant, "initial")
 	if err != nil {
 		return "", fmt.Errorf("create initial token: %w", err)
 	}

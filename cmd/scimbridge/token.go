@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/schemas"
-	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -72,7 +72,7 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	tok, err := scim.NewToken(ctx, st, *tenant, *name)
+	tok, err := auth.NewToken(ctx, st, *tenant, *name)
 	if err != nil {
 		return fmt.Errorf("token create: %w", err)
 	}
@@ -99,7 +99,7 @@ func (c *cli) tokenRevokeOAuth(ctx context.Context, args []string) error {
 		// Its tokens are rejected anyway; deleting them only tidies up.
 		fmt.Fprintf(c.stderr, "Note: OAuth client %q is not configured for tenant %q.\n", *client, *tenant)
 	}
-	n, err := scim.RevokeOAuthTokens(ctx, st, *tenant, *client)
+	n, err := auth.RevokeOAuthTokens(ctx, st, *tenant, *client)
 	if err != nil {
 		return fmt.Errorf("token revoke-oauth: %w", err)
 	}
@@ -157,7 +157,7 @@ func (c *cli) tokenHash(args []string) error {
 	if len(secret) == 0 {
 		return errors.New("token hash: no secret on stdin")
 	}
-	h := scim.HashToken(string(secret))
+	h := auth.HashToken(string(secret))
 	fmt.Fprintln(c.stdout, hex.EncodeToString(h[:]))
 	return nil
 }

@@ -127,6 +127,30 @@ type OAuthClient struct {
 	ID string `yaml:"id"`
 	// Secrets are the client's accepted secrets; several allow rotation.
 	Secrets []Secret `yaml:"secrets"`
+	// Federation, if set, lets the client authenticate with a JWT assertion
+	// issued by Microsoft Entra ID (workload identity federation, RFC 7523)
+	// instead of, or besides, a secret.
+	Federation *Federation `yaml:"federation"`
+}
+
+// Federation is what an OAuth client's JWT assertion must carry
+// (auth.Federation).
+type Federation struct {
+	// TenantID is the Entra directory (tenant) id, a GUID. Required.
+	TenantID string `yaml:"tenantId"`
+	// Subject is the expected sub. Required.
+	Subject string `yaml:"subject"`
+	// Audience is the expected aud. Required.
+	Audience string `yaml:"audience"`
+	// Issuer overrides the expected iss. Empty:
+	// https://login.microsoftonline.com/{tenantId}/v2.0.
+	Issuer string `yaml:"issuer"`
+	// JWKSURL serves the signing keys. Empty (and JWKSFile empty too):
+	// https://login.microsoftonline.com/{tenantId}/discovery/v2.0/keys.
+	JWKSURL string `yaml:"jwksURL"`
+	// JWKSFile is a local JSON Web Key Set used instead of JWKSURL,
+	// relative to the config file's directory like entraJWT.jwksFile.
+	JWKSFile string `yaml:"jwksFile"`
 }
 
 // Secret is one client secret, given by exactly one of SHA256, Env or File
@@ -146,12 +170,12 @@ type Secret struct {
 }
 
 // EntraJWT makes a tenant accept bearer JWTs issued by Microsoft Entra ID
-// (scim.EntraJWT).
+// (auth.EntraJWT).
 type EntraJWT struct {
 	// TenantID is the Entra directory (tenant) id, a GUID. Required.
 	TenantID string `yaml:"tenantId"`
 	// Audience is the expected aud. Empty: the audience Entra uses for
-	// non-gallery applications (scim.DefaultEntraAudience).
+	// non-gallery applications (auth.DefaultEntraAudience).
 	Audience string `yaml:"audience"`
 	// Issuer overrides the expected iss. Empty:
 	// https://sts.windows.net/{tenantId}/.

@@ -210,6 +210,16 @@ var badFiles = map[string][]string{
 		`tenants[2].oauth.tokenLifetime: -1h must be between 1h and 6h`,
 		`tenants[2].oauth.clients[0].id: must be 1 to 255 printable ASCII characters`,
 	},
+	"federation.bad.yaml": {
+		`tenants[0].oauth.clients[0].federation.tenantId: must not be empty`,
+		`tenants[0].oauth.clients[1].federation.tenantId: "contoso.onmicrosoft.com" is not a GUID`,
+		`tenants[0].oauth.clients[1].federation.subject: must not be empty`,
+		`tenants[0].oauth.clients[1].federation.audience: must not be empty`,
+		`tenants[0].oauth.clients[1].federation.issuer: "ftp://issuer.example.com/" must start with http:// or https://`,
+		`tenants[0].oauth.clients[2].federation: must have jwksURL or jwksFile, not both`,
+		`tenants[0].oauth.clients[3].federation.jwksFile: cannot read testdata/does-not-exist.json`,
+		`tenants[0].oauth.clients[4].secrets: must list at least one secret (or configure federation)`,
+	},
 	"oauth-lifetime-type.bad.yaml": {"line 4: tenants[0].oauth.tokenLifetime: expected a duration such as 30s, 5m or 1h (a bare number has no unit), got 3600"},
 	// Values of the wrong type name their field and the type expected, and
 	// the rest of the file is still checked.

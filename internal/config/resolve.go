@@ -65,6 +65,11 @@ func resolveOAuth(field string, o *OAuth, dir string, env func(string) string) [
 	var p []string
 	for i := range o.Clients {
 		cl := &o.Clients[i]
+		if f := cl.Federation; f != nil && f.JWKSFile != "" {
+			ff := fmt.Sprintf("%s.clients[%d].federation", field, i)
+			p = append(p, resolveEntraJWT(ff, &EntraJWT{JWKSFile: f.JWKSFile}, dir)...)
+			f.JWKSFile = relTo(dir, f.JWKSFile)
+		}
 		for j := range cl.Secrets {
 			sec := &cl.Secrets[j]
 			sf := fmt.Sprintf("%s.clients[%d].secrets[%d]", field, i, j)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/auth"
 )
 
 // Limits of the validated fields.
@@ -173,9 +173,9 @@ func secretProblems(field, what, sha, env, file string) []string {
 // when they are well-formed.
 func oauthProblems(field string, o *OAuth) []string {
 	var p []string
-	if err := scim.ValidateTokenLifetime(o.TokenLifetime); err != nil {
+	if err := auth.ValidateTokenLifetime(o.TokenLifetime); err != nil {
 		p = append(p, fmt.Sprintf("%s.tokenLifetime: %s must be between %s and %s", field,
-			fmtDuration(o.TokenLifetime), fmtDuration(scim.MinTokenLifetime), fmtDuration(scim.MaxTokenLifetime)))
+			fmtDuration(o.TokenLifetime), fmtDuration(auth.MinTokenLifetime), fmtDuration(auth.MaxTokenLifetime)))
 	}
 	if len(o.Clients) == 0 {
 		p = append(p, field+".clients: must list at least one client")
@@ -195,11 +195,45 @@ func oauthProblems(field string, o *OAuth) []string {
 				ids[cl.ID] = i
 			}
 		}
-		if len(cl.Secrets) == 0 {
-			p = append(p, cf+".secrets: must list at least one secret")
+		if len(cl.Secrets) == 0 && cl.Federation == nil {
+			p = append(p, cf+".secrets: must list at least one secret (or configure federation)")
+		}
+		if cl.Federation != nil {
+			p = append(p, federationProblems(cf+".federation", cl.Federation)...)
 		}
 		for j, sec := range cl.Secrets {
 			p = append(p, secretProblems(fmt.Sprintf("%s.secrets[%d]", cf, j), "secret", sec.SHA256, sec.Env, sec.File)...)
+		}
+	}
+	return p
+}
+
+// federationProblems checks an OAuth client's federation section.
+func federationProblems(field string, f *Federation) []string {
+	var p []string
+	switch {
+	case f.TenantID == "":
+		p = append(p, field+".tenantId: must not be empty (the Entra directory id)")
+	case !guid.MatchString(f.TenantID):
+		p = append(p, fmt.Sprintf("%s.tenantId: %q is not a GUID", field, f.TenantID))
+	}
+	if strings.TrimSpace(f.Subject) == "" {
+		p = append(p, field+".subject: must not be empty (the sub the assertions carry)")
+	}
+	if strings.TrimSpace(f.Audience) == "" {
+		p = append(p, field+".audience: must not be empty (the aud the assertions carry)")
+	}
+	if f.Issuer != "" {
+		if err := checkHTTPURL(f.Issuer); err != nil {
+			p = append(p, fmt.Sprintf("%s.issuer: %q %v", field, redactURL(f.Issuer), err))
+		}
+	}
+	if f.JWKSURL != "" {
+		if err := checkHTTPURL(f.JWKSURL); err != nil {
+			p = append(p, fmt.Sprintf("%s.jwksURL: %q %v", field, redactURL(f.JWKSURL), err))
+		}
+		if f.JWKSFile != "" {
+			p = append(p, field+": must have jwksURL or jwksFile, not both")
 		}
 	}
 	return p

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/testmongo"
 	"github.com/scimbridge/scimbridge/internal/transfer"
 	"github.com/scimbridge/scimbridge/schemas"
-	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/mongo"
 )
@@ -47,8 +47,8 @@ func TestRoundTripMongo(t *testing.T) {
 		sameSnapshot(t, tenant, snap(t, back, tenant), want)
 	}
 	for _, st := range []store.Store{mdb, back} {
-		hashes, err := scim.StoredTokenHashes(ctx, st, "default")
-		if err != nil || !slices.Contains(hashes, scim.HashToken(tok)) {
+		hashes, err := auth.StoredTokenHashes(ctx, st, "default")
+		if err != nil || !slices.Contains(hashes, auth.HashToken(tok)) {
 			t.Fatalf("token lost: %v", err)
 		}
 	}

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/testscale"
 	"github.com/scimbridge/scimbridge/internal/transfer"
 	"github.com/scimbridge/scimbridge/schemas"
-	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
@@ -110,7 +110,7 @@ func seed(t testing.TB, s store.Store, bigGroup int) string {
 		}
 		create(t, s, grp("default", "g-big", "Big"), ids...)
 	}
-	tok, err := scim.NewToken(ctx, s, "default", "test")
+	tok, err := auth.NewToken(ctx, s, "default", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,11 +259,11 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("created default: %v, want %v", got, want)
 	}
 	// The token still opens the tenant.
-	hashes, err := scim.StoredTokenHashes(ctx, dst, "default")
+	hashes, err := auth.StoredTokenHashes(ctx, dst, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(hashes, scim.HashToken(tok)) {
+	if !slices.Contains(hashes, auth.HashToken(tok)) {
 		t.Fatal("the token created before the export is not stored after the import")
 	}
 	// Leases and OAuth tokens did not move.

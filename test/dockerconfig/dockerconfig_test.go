@@ -29,9 +29,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/internal/testmongo"
-	"github.com/scimbridge/scimbridge/scim"
 )
 
 const testToken = "docker-test-token-0123456789abcdef"
@@ -236,7 +236,7 @@ func TestExampleConfig(t *testing.T) {
 	if cfg.DataDir != "/data" {
 		t.Errorf("dataDir %q, want the image's volume /data", cfg.DataDir)
 	}
-	if !slices.Contains(cfg.TokenHashes(config.DefaultTenant), scim.HashToken(testToken)) {
+	if !slices.Contains(cfg.TokenHashes(config.DefaultTenant), auth.HashToken(testToken)) {
 		t.Errorf("SCIMBRIDGE_TOKEN is not accepted for the default tenant")
 	}
 	raw, err := os.ReadFile(path)

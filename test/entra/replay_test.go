@@ -42,6 +42,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store/sqlite"
@@ -96,7 +97,7 @@ func newServer(t *testing.T) *httptest.Server {
 	h, err := scim.NewHandler(scim.Options{
 		Store:   st,
 		Schemas: reg,
-		Tenants: []scim.Tenant{{Name: scim.DefaultTenant, TokenHashes: [][32]byte{scim.HashToken(token)}}},
+		Tenants: []auth.Tenant{{Name: scim.DefaultTenant, TokenHashes: [][32]byte{auth.HashToken(token)}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
@@ -69,7 +70,7 @@ func newBridge(t testing.TB, name string, st store.Store, reg *schemas.Registry)
 		Schemas: reg,
 		// The causes of 500s go to the test log.
 		Logger:  slog.New(slog.NewTextHandler(testLog{t, name}, &slog.HandlerOptions{Level: slog.LevelError})),
-		Tenants: []scim.Tenant{{Name: scim.DefaultTenant, TokenHashes: [][32]byte{scim.HashToken(token)}}},
+		Tenants: []auth.Tenant{{Name: scim.DefaultTenant, TokenHashes: [][32]byte{auth.HashToken(token)}}},
 	})
 	if err != nil {
 		t.Fatal(err)

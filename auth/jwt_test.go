@@ -1,10 +1,11 @@
-package scim_test
+package auth_test
 
 import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/auth"
 )
 
 const (
@@ -99,7 +100,7 @@ func (s *jwksServer) set(keys map[string]*rsa.PrivateKey, fail bool) {
 func entraClaims(tid string, now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"iss":   "https://sts.windows.net/" + tid + "/",
-		"aud":   scim.DefaultEntraAudience,
+		"aud":   auth.DefaultEntraAudience,
 		"tid":   tid,
 		"appid": "app-1",
 		"iat":   now.Add(-time.Minute).Unix(),
@@ -123,14 +124,14 @@ func signJWT(t *testing.T, key *rsa.PrivateKey, kid string, claims jwt.MapClaims
 
 // jwtHarness: the default tenant accepts JWTs of entraTenant, acme those of
 // entraTenantAcme, both from one JWKS server serving key 0 as "k0".
-func jwtHarness(t *testing.T, mutate ...func(*scim.Options)) (*harness, *fakeClock, *jwksServer) {
+func jwtHarness(t *testing.T, mutate ...func(*auth.Options)) (*harness, *fakeClock, *jwksServer) {
 	keys := testKeys(t)
 	js := newJWKSServer(t, map[string]*rsa.PrivateKey{"k0": keys[0]})
 	clk := newFakeClock()
-	h := newHarness(t, append([]func(*scim.Options){func(o *scim.Options) {
+	h := newHarness(t, append([]func(*auth.Options){func(o *auth.Options) {
 		o.Now = clk.Now
-		o.Tenants[0].EntraJWT = &scim.EntraJWT{TenantID: entraTenant, JWKSURL: js.URL}
-		o.Tenants[1].EntraJWT = &scim.EntraJWT{TenantID: entraTenantAcme, JWKSURL: js.URL}
+		o.Tenants[0].EntraJWT = &auth.EntraJWT{TenantID: entraTenant, JWKSURL: js.URL}
+		o.Tenants[1].EntraJWT = &auth.EntraJWT{TenantID: entraTenantAcme, JWKSURL: js.URL}
 	}}, mutate...)...)
 	return h, clk, js
 }
@@ -142,12 +143,13 @@ func TestEntraJWTValid(t *testing.T) {
 	if got := usersWith(h, defaultUsersPa, tok); got != http.StatusOK {
 		t.Fatalf("valid JWT: %d", got)
 	}
-	h.token = tok
-	h.createUser("jwt.user@example.com", nil)
+	if p, err := authWith(h, defaultUsersPa, tok); err != nil || p != (auth.Principal{Tenant: auth.DefaultTenant, Method: auth.MethodEntraJWT}) {
+		t.Fatalf("principal %+v, %v", p, err)
+	}
 	// Validated JWTs are cached: no refetch, and a second token is verified
 	// with the cached keys.
 	c := entraClaims(entraTenant, clk.Now())
-	c["aud"] = []string{"other", scim.DefaultEntraAudience}
+	c["aud"] = []string{"other", auth.DefaultEntraAudience}
 	if got := usersWith(h, defaultUsersPa, signJWT(t, keys[0], "k0", c)); got != http.StatusOK {
 		t.Fatalf("aud array: %d", got)
 	}
@@ -182,29 +184,29 @@ func TestEntraJWTRejected(t *testing.T) {
 	noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
 	valid := signJWT(t, keys[0], "k0", entraClaims(entraTenant, now))
 	parts := strings.Split(valid, ".")
-	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://sts.windows.net/`+entraTenant+`/","aud":"`+scim.DefaultEntraAudience+`","exp":9999999999}`)) + "." + parts[2]
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://sts.windows.net/`+entraTenant+`/","aud":"`+auth.DefaultEntraAudience+`","exp":9999999999}`)) + "." + parts[2]
 
-	for name, tok := range map[string]string{
-		"expired":          signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["exp"] = now.Add(-2 * time.Minute).Unix() })),
-		"no exp":           signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { delete(c, "exp") })),
-		"not yet valid":    signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["nbf"] = now.Add(5 * time.Minute).Unix() })),
-		"wrong iss":        signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["iss"] = "https://sts.windows.net/" + entraTenantAcme + "/" })),
-		"v2 iss":           signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["iss"] = "https://login.microsoftonline.com/" + entraTenant + "/v2.0" })),
-		"no trailing /":    signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["iss"] = "https://sts.windows.net/" + entraTenant })),
-		"wrong aud":        signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["aud"] = "00000003-0000-0000-c000-000000000000" })),
-		"no aud":           signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { delete(c, "aud") })),
-		"bad signature":    signJWT(t, keys[1], "k0", entraClaims(entraTenant, now)),
-		"tampered payload": tampered,
-		"HS256":            hsTok,
-		"alg none":         noneTok,
-		"garbage":          "eyJhbGciOiJSUzI1NiJ9.e30.AAAA",
+	for name, tc := range map[string]struct {
+		tok  string
+		want error
+	}{
+		"expired":          {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["exp"] = now.Add(-2 * time.Minute).Unix() })), auth.ErrExpired},
+		"no exp":           {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { delete(c, "exp") })), auth.ErrUnknown},
+		"not yet valid":    {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["nbf"] = now.Add(5 * time.Minute).Unix() })), auth.ErrUnknown},
+		"wrong iss":        {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["iss"] = "https://sts.windows.net/" + entraTenantAcme + "/" })), auth.ErrUnknown},
+		"v2 iss":           {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["iss"] = "https://login.microsoftonline.com/" + entraTenant + "/v2.0" })), auth.ErrUnknown},
+		"no trailing /":    {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["iss"] = "https://sts.windows.net/" + entraTenant })), auth.ErrUnknown},
+		"wrong aud":        {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["aud"] = "00000003-0000-0000-c000-000000000000" })), auth.ErrUnknown},
+		"no aud":           {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { delete(c, "aud") })), auth.ErrUnknown},
+		"bad signature":    {signJWT(t, keys[1], "k0", entraClaims(entraTenant, now)), auth.ErrUnknown},
+		"tampered payload": {tampered, auth.ErrUnknown},
+		"HS256":            {hsTok, auth.ErrUnknown},
+		"alg none":         {noneTok, auth.ErrUnknown},
+		"no exp, no sig":   {"eyJhbGciOiJSUzI1NiJ9.e30.AAAA", auth.ErrUnknown},
+		"garbage":          {"eyJhbGciOi!!.e30.AAAA", auth.ErrMalformed},
 	} {
-		r := h.do("GET", "/Users", nil, "Authorization", "Bearer "+tok)
-		if r.status != http.StatusUnauthorized {
-			t.Errorf("%s: status %d", name, r.status)
-		}
-		if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("%s: WWW-Authenticate %q", name, r.header.Get("WWW-Authenticate"))
+		if _, err := authWith(h, defaultUsersPa, tc.tok); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
 	// A cached valid JWT stops working at its expiry.
@@ -271,8 +273,8 @@ func TestEntraJWTUnknownKidRefetchesRateLimited(t *testing.T) {
 }
 
 func TestEntraJWTOfOneTenantRejectedOnAnother(t *testing.T) {
-	h, clk, _ := jwtHarness(t, func(o *scim.Options) {
-		o.Tenants = append(o.Tenants, scim.Tenant{Name: "plain", TokenHashes: [][32]byte{scim.HashToken("plain-token")}})
+	h, clk, _ := jwtHarness(t, func(o *auth.Options) {
+		o.Tenants = append(o.Tenants, auth.Tenant{Name: "plain", TokenHashes: [][32]byte{auth.HashToken("plain-token")}})
 	})
 	keys := testKeys(t)
 	def := signJWT(t, keys[0], "k0", entraClaims(entraTenant, clk.Now()))
@@ -300,7 +302,7 @@ func TestEntraJWTOfOneTenantRejectedOnAnother(t *testing.T) {
 }
 
 func TestEntraJWTAudienceAndAppIDs(t *testing.T) {
-	h, clk, _ := jwtHarness(t, func(o *scim.Options) {
+	h, clk, _ := jwtHarness(t, func(o *auth.Options) {
 		o.Tenants[0].EntraJWT.Audience = "api://scimbridge"
 		o.Tenants[0].EntraJWT.AppIDs = []string{"app-1"}
 	})
@@ -331,9 +333,9 @@ func TestEntraJWTKeysFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := newFakeClock()
-	h := newHarness(t, func(o *scim.Options) {
+	h := newHarness(t, func(o *auth.Options) {
 		o.Now = clk.Now
-		o.Tenants[0].EntraJWT = &scim.EntraJWT{TenantID: entraTenant, JWKSFile: path}
+		o.Tenants[0].EntraJWT = &auth.EntraJWT{TenantID: entraTenant, JWKSFile: path}
 	})
 	if got := usersWith(h, defaultUsersPa, signJWT(t, keys[0], "f0", entraClaims(entraTenant, clk.Now()))); got != http.StatusOK {
 		t.Fatalf("file key: %d", got)
@@ -351,7 +353,7 @@ func TestEntraJWTKeysFromFile(t *testing.T) {
 		t.Fatalf("rotated file key: %d", got)
 	}
 
-	// Configuration errors are reported by NewHandler.
+	// Configuration errors are reported by New.
 	st := h.st
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	_ = os.WriteFile(bad, []byte(`{"keys":[]}`), 0o600)
@@ -359,14 +361,14 @@ func TestEntraJWTKeysFromFile(t *testing.T) {
 	weak := filepath.Join(t.TempDir(), "weak.json")
 	wb, _ := json.Marshal(map[string]any{"keys": []any{jwkOf("w", &small.PublicKey)}})
 	_ = os.WriteFile(weak, wb, 0o600)
-	for name, cfg := range map[string]*scim.EntraJWT{
+	for name, cfg := range map[string]*auth.EntraJWT{
 		"missing file": {TenantID: entraTenant, JWKSFile: filepath.Join(t.TempDir(), "nope.json")},
 		"no keys":      {TenantID: entraTenant, JWKSFile: bad},
 		"weak key":     {TenantID: entraTenant, JWKSFile: weak},
 		"no tenant":    {JWKSFile: path},
 		"url and file": {TenantID: entraTenant, JWKSFile: path, JWKSURL: "http://127.0.0.1:1/keys"},
 	} {
-		_, err := scim.NewHandler(scim.Options{Store: st, Schemas: mustSchemas(t), Tenants: []scim.Tenant{{Name: "x", EntraJWT: cfg}}})
+		_, err := auth.New(auth.Options{Store: st, Tenants: []auth.Tenant{{Name: "x", EntraJWT: cfg}}})
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 		}
@@ -375,8 +377,8 @@ func TestEntraJWTKeysFromFile(t *testing.T) {
 
 func TestEntraJWTAdvertised(t *testing.T) {
 	h, _, _ := jwtHarness(t)
-	spc := h.must(http.StatusOK, h.do("GET", "/ServiceProviderConfig", nil))
-	if !strings.Contains(string(spc.raw), "sts.windows.net/"+entraTenant) {
-		t.Fatalf("SPC %s", spc.raw)
+	m := h.a.Methods(auth.DefaultTenant)
+	if m.OAuth || m.EntraJWT == nil || *m.EntraJWT != (auth.JWTInfo{Issuer: "https://sts.windows.net/" + entraTenant + "/", Audience: auth.DefaultEntraAudience}) {
+		t.Fatalf("methods %+v", m)
 	}
 }

@@ -1,4 +1,4 @@
-package scim
+package auth
 
 import (
 	"context"
@@ -67,14 +67,24 @@ type EntraJWT struct {
 	HTTPClient *http.Client
 }
 
-// jwtVerifier validates one tenant's Entra JWTs.
+// jwtVerifier validates JWTs signed with keys from one key set: one
+// tenant's Entra JWTs, or one OAuth client's assertions (federation.go).
 type jwtVerifier struct {
 	issuer   string
 	audience string
+	subject  string // required sub, if set
 	appIDs   []string
 	keys     *keySet
 	now      func() time.Time
 	parser   *jwt.Parser
+}
+
+// verifierConfig is what a jwtVerifier checks and where its keys come from.
+type verifierConfig struct {
+	issuer, audience, subject string
+	appIDs                    []string
+	jwksURL, jwksFile         string
+	httpClient                *http.Client
 }
 
 func newJWTVerifier(c *EntraJWT, now func() time.Time, log *slog.Logger) (*jwtVerifier, error) {
@@ -84,51 +94,69 @@ func newJWTVerifier(c *EntraJWT, now func() time.Time, log *slog.Logger) (*jwtVe
 	if c.JWKSURL != "" && c.JWKSFile != "" {
 		return nil, errors.New("EntraJWT: set JWKSURL or JWKSFile, not both")
 	}
+	vc := verifierConfig{
+		issuer:     c.Issuer,
+		audience:   c.Audience,
+		appIDs:     c.AppIDs,
+		jwksURL:    c.JWKSURL,
+		jwksFile:   c.JWKSFile,
+		httpClient: c.HTTPClient,
+	}
+	if vc.issuer == "" {
+		vc.issuer = "https://sts.windows.net/" + c.TenantID + "/"
+	}
+	if vc.audience == "" {
+		vc.audience = DefaultEntraAudience
+	}
+	if vc.jwksURL == "" && vc.jwksFile == "" {
+		vc.jwksURL = "https://login.microsoftonline.com/" + c.TenantID + "/discovery/keys"
+	}
+	v, err := newVerifier(vc, now, log)
+	if err != nil {
+		return nil, fmt.Errorf("EntraJWT: %w", err)
+	}
+	return v, nil
+}
+
+// newVerifier builds a verifier; a key file is read at once, so a broken
+// one fails here rather than on the first request.
+func newVerifier(c verifierConfig, now func() time.Time, log *slog.Logger) (*jwtVerifier, error) {
 	v := &jwtVerifier{
-		issuer:   c.Issuer,
-		audience: c.Audience,
-		appIDs:   c.AppIDs,
+		issuer:   c.issuer,
+		audience: c.audience,
+		subject:  c.subject,
+		appIDs:   c.appIDs,
 		now:      now,
 	}
-	if v.issuer == "" {
-		v.issuer = "https://sts.windows.net/" + c.TenantID + "/"
-	}
-	if v.audience == "" {
-		v.audience = DefaultEntraAudience
-	}
 	ks := &keySet{now: now, log: log}
-	switch {
-	case c.JWKSFile != "":
-		path := c.JWKSFile
+	if c.jwksFile != "" {
+		path := c.jwksFile
 		ks.source = path
 		ks.fetch = func(context.Context) ([]byte, error) { return os.ReadFile(path) }
-	default:
-		url := c.JWKSURL
-		if url == "" {
-			url = "https://login.microsoftonline.com/" + c.TenantID + "/discovery/keys"
+		if err := ks.refresh(context.Background()); err != nil {
+			return nil, err
 		}
-		client := c.HTTPClient
+	} else {
+		url, client := c.jwksURL, c.httpClient
 		if client == nil {
 			client = &http.Client{Timeout: 10 * time.Second}
 		}
 		ks.source = url
 		ks.fetch = func(ctx context.Context) ([]byte, error) { return httpGetJWKS(ctx, client, url) }
 	}
-	if c.JWKSFile != "" {
-		// Fail fast on a broken file rather than on the first request.
-		if err := ks.refresh(context.Background()); err != nil {
-			return nil, fmt.Errorf("EntraJWT: %w", err)
-		}
-	}
 	v.keys = ks
-	v.parser = jwt.NewParser(
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{"RS256"}),
 		jwt.WithIssuer(v.issuer),
 		jwt.WithAudience(v.audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(jwtLeeway),
 		jwt.WithTimeFunc(now),
-	)
+	}
+	if v.subject != "" {
+		opts = append(opts, jwt.WithSubject(v.subject))
+	}
+	v.parser = jwt.NewParser(opts...)
 	return v, nil
 }
 
@@ -139,15 +167,15 @@ type entraClaims struct {
 	AZP   string `json:"azp,omitempty"`
 }
 
-// verify validates a JWT and returns its expiry.
-func (v *jwtVerifier) verify(ctx context.Context, raw string) (time.Time, error) {
+// verify validates a JWT and returns its claims.
+func (v *jwtVerifier) verify(ctx context.Context, raw string) (*entraClaims, error) {
 	var claims entraClaims
 	_, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		return v.keys.key(ctx, kid)
 	})
 	if err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
 	if len(v.appIDs) > 0 {
 		app := claims.AppID
@@ -159,10 +187,22 @@ func (v *jwtVerifier) verify(ctx context.Context, raw string) (time.Time, error)
 			ok = ok || strings.EqualFold(a, app)
 		}
 		if !ok {
-			return time.Time{}, errors.New("token issued to an application that is not allowed")
+			return nil, errors.New("token issued to an application that is not allowed")
 		}
 	}
-	return claims.ExpiresAt.Time, nil
+	return &claims, nil
+}
+
+// jwtFailure maps a verification error to ErrExpired, ErrMalformed or
+// ErrUnknown (wrong issuer, audience, application, key or signature).
+func jwtFailure(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return ErrExpired
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return ErrMalformed
+	}
+	return ErrUnknown
 }
 
 // looksLikeJWT is a cheap pre-check so opaque tokens skip JWT parsing.

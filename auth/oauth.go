@@ -1,4 +1,4 @@
-package scim
+package auth
 
 import (
 	"context"
@@ -16,8 +16,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -40,12 +38,16 @@ import (
 // takes effect everywhere within that time. Removing a client from the
 // configuration invalidates its tokens at once.
 
-// OAuthClient is a client allowed to obtain access tokens for a tenant.
+// OAuthClient is a client allowed to obtain access tokens for a tenant, with
+// a secret, a JWT assertion (Federation), or either.
 type OAuthClient struct {
 	ID string
 	// SecretHashes are SHA-256 hashes (HashToken) of the client's secrets;
 	// each is accepted, so a secret can be rotated without downtime.
 	SecretHashes [][32]byte
+	// Federation, if set, lets the client authenticate with an Entra-issued
+	// JWT assertion instead (federation.go).
+	Federation *Federation
 }
 
 const (
@@ -86,37 +88,44 @@ func ValidateTokenLifetime(d time.Duration) error {
 }
 
 // configure adds one Tenant entry's OAuth and JWT settings to t.
-func (t *tenantAuth) configure(c Tenant, now func() time.Time, log *slog.Logger) error {
-	if now == nil {
-		now = time.Now
-	}
+func (t *tenant) configure(c Tenant, now func() time.Time, log *slog.Logger) error {
 	t.now = now
 	if err := ValidateTokenLifetime(c.TokenLifetime); err != nil {
-		return fmt.Errorf("scim: tenant %q: %w", c.Name, err)
+		return err
 	}
 	if c.TokenLifetime != 0 {
 		t.lifetime = c.TokenLifetime
 	}
 	for _, cl := range c.OAuthClients {
-		if cl.ID == "" || len(cl.SecretHashes) == 0 {
-			return fmt.Errorf("scim: tenant %q: an OAuth client needs an id and at least one secret", c.Name)
+		if cl.ID == "" || (len(cl.SecretHashes) == 0 && cl.Federation == nil) {
+			return errors.New("an OAuth client needs an id and at least one secret or a federation")
 		}
 		if t.client(cl.ID) != nil {
-			return fmt.Errorf("scim: tenant %q: duplicate OAuth client %q", c.Name, cl.ID)
+			return fmt.Errorf("duplicate OAuth client %q", cl.ID)
+		}
+		if cl.Federation != nil {
+			v, err := newFederationVerifier(cl.Federation, now, log)
+			if err != nil {
+				return fmt.Errorf("OAuth client %q: %w", cl.ID, err)
+			}
+			if t.federated == nil {
+				t.federated = map[string]*jwtVerifier{}
+			}
+			t.federated[cl.ID] = v
 		}
 		t.clients = append(t.clients, cl)
 	}
 	if c.EntraJWT != nil {
 		v, err := newJWTVerifier(c.EntraJWT, now, log)
 		if err != nil {
-			return fmt.Errorf("scim: tenant %q: %w", c.Name, err)
+			return err
 		}
 		t.jwt = v
 	}
 	return nil
 }
 
-func (t *tenantAuth) client(id string) *OAuthClient {
+func (t *tenant) client(id string) *OAuthClient {
 	for i := range t.clients {
 		if t.clients[i].ID == id {
 			return &t.clients[i]
@@ -125,7 +134,7 @@ func (t *tenantAuth) client(id string) *OAuthClient {
 	return nil
 }
 
-func (t *tenantAuth) tokenLifetime() time.Duration {
+func (t *tenant) tokenLifetime() time.Duration {
 	if t.lifetime == 0 {
 		return DefaultTokenLifetime
 	}
@@ -135,7 +144,7 @@ func (t *tenantAuth) tokenLifetime() time.Duration {
 // authClient returns the id of the client that ids and secrets (candidate
 // spellings of one credential) authenticate, comparing secret hashes in
 // constant time.
-func (t *tenantAuth) authClient(ids, secrets []string) (string, bool) {
+func (t *tenant) authClient(ids, secrets []string) (string, bool) {
 	hs := make([][32]byte, len(secrets))
 	for i, s := range secrets {
 		hs[i] = sha256.Sum256([]byte(s))
@@ -159,16 +168,27 @@ func (t *tenantAuth) authClient(ids, secrets []string) (string, bool) {
 	return found, found != ""
 }
 
-// cached reports whether h was validated recently and is still unexpired.
-func (t *tenantAuth) cached(h [32]byte) bool {
+// cacheEntry is a validated token's principal and the time until which it is
+// trusted without a new check.
+type cacheEntry struct {
+	until time.Time
+	p     Principal
+}
+
+// cached returns the principal of h if it was validated recently and is
+// still unexpired.
+func (t *tenant) cached(h [32]byte) (Principal, bool) {
 	t.cmu.RLock()
-	until, ok := t.cache[h]
+	e, ok := t.cache[h]
 	t.cmu.RUnlock()
-	return ok && t.now().Before(until)
+	if !ok || !t.now().Before(e.until) {
+		return Principal{}, false
+	}
+	return e.p, true
 }
 
 // remember caches a validated token until min(exp, now+oauthCacheTTL).
-func (t *tenantAuth) remember(h [32]byte, exp time.Time) {
+func (t *tenant) remember(h [32]byte, exp time.Time, p Principal) {
 	now := t.now()
 	until := now.Add(oauthCacheTTL)
 	if exp.Before(until) {
@@ -180,11 +200,11 @@ func (t *tenantAuth) remember(h [32]byte, exp time.Time) {
 	t.cmu.Lock()
 	defer t.cmu.Unlock()
 	if t.cache == nil {
-		t.cache = map[[32]byte]time.Time{}
+		t.cache = map[[32]byte]cacheEntry{}
 	}
 	if len(t.cache) >= maxAuthCache {
-		for k, u := range t.cache {
-			if !now.Before(u) {
+		for k, e := range t.cache {
+			if !now.Before(e.until) {
 				delete(t.cache, k)
 			}
 		}
@@ -192,27 +212,29 @@ func (t *tenantAuth) remember(h [32]byte, exp time.Time) {
 			clear(t.cache)
 		}
 	}
-	t.cache[h] = until
+	t.cache[h] = cacheEntry{until: until, p: p}
 }
 
-// checkOAuth looks an access token up in the store.
-func (s *server) checkOAuth(ctx context.Context, t *tenantAuth, h [32]byte) (bool, error) {
-	e, err := s.st.GetState(ctx, t.name, oauthStatePrefix+hex.EncodeToString(h[:]))
+// checkOAuth looks an access token up in the store and returns its client.
+// An expired token is ErrExpired; a token that is not stored (never issued,
+// revoked or pruned) or whose client is no longer configured is ErrUnknown.
+func (a *Authenticator) checkOAuth(ctx context.Context, t *tenant, h [32]byte) (string, error) {
+	e, err := a.st.GetState(ctx, t.name, oauthStatePrefix+hex.EncodeToString(h[:]))
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return "", ErrUnknown
 	}
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	var rec oauthRecord
-	if err := json.Unmarshal(e.Value, &rec); err != nil {
-		return false, nil
+	if err := json.Unmarshal(e.Value, &rec); err != nil || t.client(rec.Client) == nil {
+		return "", ErrUnknown
 	}
-	if !t.now().Before(rec.Expires) || t.client(rec.Client) == nil {
-		return false, nil
+	if !t.now().Before(rec.Expires) {
+		return "", ErrExpired
 	}
-	t.remember(h, rec.Expires)
-	return true, nil
+	t.remember(h, rec.Expires, Principal{Tenant: t.name, Method: MethodOAuth, Subject: rec.Client})
+	return rec.Client, nil
 }
 
 // oauthError is an RFC 6749 §5.2 error response.
@@ -229,19 +251,22 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	_, _ = w.Write(b)
 }
 
-// oauthToken serves the client-credentials token endpoint.
-func (s *server) oauthToken(w http.ResponseWriter, r *http.Request) {
-	name, ok := mux.Vars(r)["tenant"]
-	if !ok {
-		name = DefaultTenant
-	}
-	t := s.tenants[name]
+// HasTokenEndpoint reports whether tenant has OAuth clients and so a token
+// endpoint; callers answer 404 there otherwise.
+func (a *Authenticator) HasTokenEndpoint(tenant string) bool {
+	t := a.tenants[tenant]
+	return t != nil && len(t.clients) > 0
+}
+
+// ServeToken serves tenant's client-credentials token endpoint, answering
+// every outcome (including errors) in RFC 6749 form. It needs no bearer
+// token. Callers check HasTokenEndpoint first.
+func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenant string) {
+	name := tenant
+	t := a.tenants[tenant]
 	if t == nil || len(t.clients) == 0 {
-		writeAPIError(w, errStatus(http.StatusNotFound, "No such endpoint."))
+		oauthError(w, http.StatusNotFound, "invalid_request", "No token endpoint here.")
 		return
-	}
-	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
-		info.tenant = name
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -273,46 +298,23 @@ func (s *server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only client_credentials is supported.")
 		return
 	}
-	if form.Has("client_assertion") || form.Has("client_assertion_type") {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client assertions are not supported; use a client secret.")
+	clientID, f := a.authenticateClient(r, t, form)
+	if f != nil {
+		if f.reason != nil {
+			a.log.InfoContext(r.Context(), "client authentication failed", "tenant", name,
+				"client", f.client, "reason", Reason(f.reason), "remote", remoteIP(r))
+		}
+		oauthError(w, f.status, f.code, f.desc)
 		return
 	}
 
-	var ids, secrets []string
-	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
-	if r.Header.Get("Authorization") != "" {
-		user, pass, ok := r.BasicAuth()
-		if !ok {
-			oauthError(w, http.StatusUnauthorized, "invalid_client", "Unsupported client authentication.")
-			return
-		}
-		// RFC 6749 §2.3.1 form-encodes both before Basic; accept the raw
-		// spelling too for clients that skip that step.
-		ids, secrets = formDecoded(user), formDecoded(pass)
-		if (bodyID != "" && !contains(ids, bodyID)) || (bodySecret != "" && !contains(secrets, bodySecret)) {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "Client credentials in the header and the body differ.")
-			return
-		}
-	} else {
-		if bodyID == "" || bodySecret == "" {
-			oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication is required.")
-			return
-		}
-		ids, secrets = []string{bodyID}, []string{bodySecret}
-	}
-	clientID, ok := t.authClient(ids, secrets)
-	if !ok {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
-		return
-	}
-
-	tok, exp, err := s.issueOAuthToken(r.Context(), t, clientID)
+	tok, exp, err := a.issueOAuthToken(r.Context(), t, clientID)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "issuing access token failed", "tenant", name, "error", err)
+		a.log.ErrorContext(r.Context(), "issuing access token failed", "tenant", name, "error", err)
 		oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued; try again later.")
 		return
 	}
-	s.pruneOAuth(r.Context(), t)
+	a.pruneOAuth(r.Context(), t)
 	h := w.Header()
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
@@ -323,6 +325,84 @@ func (s *server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		"expires_in":   int64(exp / time.Second),
 	})
 	_, _ = w.Write(b)
+}
+
+// oauthFailure is a token request that failed client authentication (or
+// was malformed), as the RFC 6749 error response it gets.
+type oauthFailure struct {
+	status     int
+	code, desc string
+	// client is the client id the request named (possibly unknown; never a
+	// secret), for logs and rate limits.
+	client string
+	// reason, for an authentication failure, is ErrMissing, ErrUnknown,
+	// ErrExpired, ErrMalformed or ErrReplayed; nil for a malformed request.
+	reason error
+}
+
+func badRequest(desc string) *oauthFailure {
+	return &oauthFailure{status: http.StatusBadRequest, code: "invalid_request", desc: desc}
+}
+
+func invalidClient(client, desc string, reason error) *oauthFailure {
+	return &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: desc, client: client, reason: reason}
+}
+
+// authenticateClient authenticates a token request's client with a secret
+// (client_secret_basic or client_secret_post) or a JWT assertion
+// (private_key_jwt-style, RFC 7523), exactly one of them (RFC 6749 §2.3).
+func (a *Authenticator) authenticateClient(r *http.Request, t *tenant, form url.Values) (string, *oauthFailure) {
+	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		switch {
+		case form.Get("client_assertion_type") != ClientAssertionType:
+			return "", invalidClient(bodyID, "client_assertion_type must be "+ClientAssertionType+".", ErrMalformed)
+		case form.Get("client_assertion") == "":
+			return "", badRequest("client_assertion is required with client_assertion_type.")
+		case bodySecret != "" || r.Header.Get("Authorization") != "":
+			return "", badRequest("Use one client authentication method: a client assertion or a secret.")
+		}
+		id, err := a.authAssertion(r.Context(), t, bodyID, form.Get("client_assertion"))
+		if err != nil {
+			if !isFailure(err) {
+				a.log.ErrorContext(r.Context(), "checking client assertion failed", "tenant", t.name, "error", err)
+				return "", &oauthFailure{status: http.StatusInternalServerError, code: "server_error", desc: "The assertion could not be checked; try again later."}
+			}
+			return "", invalidClient(bodyID, "Client authentication failed.", err)
+		}
+		return id, nil
+	}
+
+	var ids, secrets []string
+	if r.Header.Get("Authorization") != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return "", invalidClient(bodyID, "Unsupported client authentication.", ErrMalformed)
+		}
+		// RFC 6749 §2.3.1 form-encodes both before Basic; accept the raw
+		// spelling too for clients that skip that step.
+		ids, secrets = formDecoded(user), formDecoded(pass)
+		if (bodyID != "" && !contains(ids, bodyID)) || (bodySecret != "" && !contains(secrets, bodySecret)) {
+			return "", badRequest("Client credentials in the header and the body differ.")
+		}
+	} else {
+		if bodyID == "" || bodySecret == "" {
+			return "", invalidClient(bodyID, "Client authentication is required.", ErrMissing)
+		}
+		ids, secrets = []string{bodyID}, []string{bodySecret}
+	}
+	clientID, ok := t.authClient(ids, secrets)
+	if !ok {
+		return "", invalidClient(ids[0], "Client authentication failed.", ErrUnknown)
+	}
+	return clientID, nil
+}
+
+// isFailure reports whether err is an authentication failure (the client's
+// fault) rather than an internal error.
+func isFailure(err error) bool {
+	return errors.Is(err, ErrMissing) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnknown) ||
+		errors.Is(err, ErrExpired) || errors.Is(err, ErrReplayed) || errors.Is(err, ErrRateLimited)
 }
 
 func formDecoded(s string) []string {
@@ -343,7 +423,7 @@ func contains(list []string, s string) bool {
 }
 
 // issueOAuthToken stores a new access token's hash for the client.
-func (s *server) issueOAuthToken(ctx context.Context, t *tenantAuth, clientID string) (string, time.Duration, error) {
+func (a *Authenticator) issueOAuthToken(ctx context.Context, t *tenant, clientID string) (string, time.Duration, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", 0, err
@@ -353,7 +433,7 @@ func (s *server) issueOAuthToken(ctx context.Context, t *tenantAuth, clientID st
 	now := t.now().UTC()
 	life := t.tokenLifetime()
 	v, _ := json.Marshal(oauthRecord{Client: clientID, Issued: now, Expires: now.Add(life)})
-	if _, err := s.st.PutState(ctx, t.name, oauthStatePrefix+hex.EncodeToString(h[:]), v, 0); err != nil {
+	if _, err := a.st.PutState(ctx, t.name, oauthStatePrefix+hex.EncodeToString(h[:]), v, 0); err != nil {
 		return "", 0, err
 	}
 	return tok, life, nil
@@ -361,7 +441,7 @@ func (s *server) issueOAuthToken(ctx context.Context, t *tenantAuth, clientID st
 
 // pruneOAuth deletes expired token records, at most every
 // oauthPruneInterval per tenant and replica; failures are only logged.
-func (s *server) pruneOAuth(ctx context.Context, t *tenantAuth) {
+func (a *Authenticator) pruneOAuth(ctx context.Context, t *tenant) {
 	now := t.now()
 	t.cmu.Lock()
 	due := t.prunedAt.IsZero() || now.Sub(t.prunedAt) >= oauthPruneInterval
@@ -372,8 +452,12 @@ func (s *server) pruneOAuth(ctx context.Context, t *tenantAuth) {
 	if !due {
 		return
 	}
-	if _, err := pruneOAuthTokens(ctx, s.st, t.name, func(rec oauthRecord) bool { return !now.Before(rec.Expires) }); err != nil {
-		s.log.WarnContext(ctx, "pruning expired access tokens failed", "tenant", t.name, "error", err)
+	expired := func(rec oauthRecord) bool { return !now.Before(rec.Expires) }
+	if _, err := pruneState(ctx, a.st, t.name, jtiStatePrefix, expired); err != nil {
+		a.log.WarnContext(ctx, "pruning used assertion ids failed", "tenant", t.name, "error", err)
+	}
+	if _, err := pruneState(ctx, a.st, t.name, oauthStatePrefix, expired); err != nil {
+		a.log.WarnContext(ctx, "pruning expired access tokens failed", "tenant", t.name, "error", err)
 	}
 }
 
@@ -382,13 +466,15 @@ func (s *server) pruneOAuth(ctx context.Context, t *tenantAuth) {
 // that validated one of them in the last 30 seconds may accept it until
 // their cache entry expires.
 func RevokeOAuthTokens(ctx context.Context, st store.Store, tenant, clientID string) (int, error) {
-	return pruneOAuthTokens(ctx, st, tenant, func(rec oauthRecord) bool {
+	return pruneState(ctx, st, tenant, oauthStatePrefix, func(rec oauthRecord) bool {
 		return clientID == "" || rec.Client == clientID
 	})
 }
 
-func pruneOAuthTokens(ctx context.Context, st store.Store, tenant string, drop func(oauthRecord) bool) (int, error) {
-	entries, err := st.ListState(ctx, tenant, oauthStatePrefix)
+// pruneState deletes tenant's state entries under prefix (records shaped as
+// oauthRecord) that drop selects, and unreadable ones.
+func pruneState(ctx context.Context, st store.Store, tenant, prefix string, drop func(oauthRecord) bool) (int, error) {
+	entries, err := st.ListState(ctx, tenant, prefix)
 	if err != nil {
 		return 0, err
 	}
@@ -406,31 +492,30 @@ func pruneOAuthTokens(ctx context.Context, st store.Store, tenant string, drop f
 	return n, nil
 }
 
-// withOAuthScheme adds the client-credentials scheme to the
-// ServiceProviderConfig's authenticationSchemes when the request's tenant
-// has OAuth clients or accepts Entra JWTs.
-func (s *server) withOAuthScheme(r *http.Request, schemes []any) []any {
-	t := s.tenants[tenantOf(r)]
+// Methods describes the credentials a tenant accepts besides bearer
+// tokens, for discovery (ServiceProviderConfig).
+type Methods struct {
+	// OAuth: the tenant has a client-credentials token endpoint.
+	OAuth bool
+	// EntraJWT is set when the tenant accepts Entra JWTs.
+	EntraJWT *JWTInfo
+}
+
+// JWTInfo is what a tenant expects of an Entra JWT.
+type JWTInfo struct {
+	Issuer, Audience string
+}
+
+// Methods returns what tenant accepts besides bearer tokens (nothing for a
+// tenant that is not served).
+func (a *Authenticator) Methods(tenant string) Methods {
+	t := a.tenants[tenant]
 	if t == nil {
-		return schemes
+		return Methods{}
 	}
-	if len(t.clients) > 0 {
-		schemes = append(schemes, map[string]any{
-			"type":        "oauth2",
-			"name":        "OAuth 2.0 Client Credentials",
-			"description": "Bearer access tokens from the client-credentials grant at " + s.base(r) + "/oauth/token (client_secret_basic or client_secret_post).",
-			"specUri":     "https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
-			"primary":     false,
-		})
-	}
+	m := Methods{OAuth: len(t.clients) > 0}
 	if t.jwt != nil {
-		schemes = append(schemes, map[string]any{
-			"type":        "oauthbearertoken",
-			"name":        "Microsoft Entra ID JWT",
-			"description": "Bearer JWTs issued by Microsoft Entra ID (RS256, issuer " + t.jwt.issuer + ", audience " + t.jwt.audience + ").",
-			"specUri":     "https://www.rfc-editor.org/rfc/rfc7519",
-			"primary":     false,
-		})
+		m.EntraJWT = &JWTInfo{Issuer: t.jwt.issuer, Audience: t.jwt.audience}
 	}
-	return schemes
+	return m
 }

@@ -1,43 +1,20 @@
-package scim_test
+package auth_test
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/scimbridge/scimbridge/schemas"
-	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/auth"
 )
-
-// fakeClock is a settable clock for Options.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 const (
 	clientID       = "entra-provisioning"
@@ -55,16 +32,16 @@ const (
 
 // oauthHarness serves a default tenant with two clients (one with two
 // secrets) and an acme tenant with its own client, on a fake clock.
-func oauthHarness(t *testing.T, mutate ...func(*scim.Options)) (*harness, *fakeClock) {
+func oauthHarness(t *testing.T, mutate ...func(*auth.Options)) (*harness, *fakeClock) {
 	clk := newFakeClock()
-	h := newHarness(t, append([]func(*scim.Options){func(o *scim.Options) {
+	h := newHarness(t, append([]func(*auth.Options){func(o *auth.Options) {
 		o.Now = clk.Now
-		o.Tenants[0].OAuthClients = []scim.OAuthClient{
-			{ID: clientID, SecretHashes: [][32]byte{scim.HashToken(clientSecret), scim.HashToken(clientSecret2)}},
-			{ID: specialID, SecretHashes: [][32]byte{scim.HashToken(specialSecret)}},
+		o.Tenants[0].OAuthClients = []auth.OAuthClient{
+			{ID: clientID, SecretHashes: [][32]byte{auth.HashToken(clientSecret), auth.HashToken(clientSecret2)}},
+			{ID: specialID, SecretHashes: [][32]byte{auth.HashToken(specialSecret)}},
 		}
-		o.Tenants[1].OAuthClients = []scim.OAuthClient{
-			{ID: acmeClientID, SecretHashes: [][32]byte{scim.HashToken(acmeSecret)}},
+		o.Tenants[1].OAuthClients = []auth.OAuthClient{
+			{ID: acmeClientID, SecretHashes: [][32]byte{auth.HashToken(acmeSecret)}},
 		}
 	}}, mutate...)...)
 	return h, clk
@@ -112,12 +89,6 @@ func getToken(t *testing.T, h *harness, path, id, secret string) string {
 	return r.str("access_token")
 }
 
-// usersWith lists users at path with the bearer token and returns the status.
-func usersWith(h *harness, path, token string) int {
-	h.t.Helper()
-	return h.do("GET", path, nil, "Authorization", "Bearer "+token).status
-}
-
 func wantOAuthError(t *testing.T, r resp, status int, code string) {
 	t.Helper()
 	if r.status != status || r.str("error") != code {
@@ -134,7 +105,7 @@ func wantOAuthError(t *testing.T, r resp, status int, code string) {
 func TestOAuthTokenFromBodyCredentials(t *testing.T) {
 	h, _ := oauthHarness(t)
 	r := tokenReq(t, h, tokenPath, bodyCreds(clientID, clientSecret), nil)
-	h.must(http.StatusOK, r)
+	mustStatus(t, http.StatusOK, r)
 	if r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q", r.header.Get("Cache-Control"))
 	}
@@ -148,32 +119,33 @@ func TestOAuthTokenFromBodyCredentials(t *testing.T) {
 	if got := usersWith(h, defaultUsersPa, tok); got != http.StatusOK {
 		t.Fatalf("GET /Users with access token: %d", got)
 	}
-	// A created user is visible: the token really opens the default tenant.
-	h.token = tok
-	h.createUser("oauth.user@example.com", nil)
-	ids, _ := h.listIDs("/Users")
-	if len(ids) != 1 {
-		t.Fatalf("users %v", ids)
+	// The principal is the client of the default tenant, from the store and
+	// then from the cache.
+	for range 2 {
+		p, err := authWith(h, defaultUsersPa, tok)
+		if err != nil || p != (auth.Principal{Tenant: auth.DefaultTenant, Method: auth.MethodOAuth, Subject: clientID}) {
+			t.Fatalf("principal %+v, %v", p, err)
+		}
 	}
 	// scope (sent by some clients) is ignored.
 	form := bodyCreds(clientID, clientSecret)
 	form.Set("scope", "api://scim/.default")
-	h.must(http.StatusOK, tokenReq(t, h, tokenPath, form, nil))
+	mustStatus(t, http.StatusOK, tokenReq(t, h, tokenPath, form, nil))
 }
 
 func TestOAuthTokenFromBasicHeader(t *testing.T) {
 	h, _ := oauthHarness(t)
 	// RFC 6749 §2.3.1: both parts form-URL-encoded, then Basic.
 	r := tokenReq(t, h, tokenPath, grantOnly(), []string{url.QueryEscape(specialID), url.QueryEscape(specialSecret)})
-	h.must(http.StatusOK, r)
+	mustStatus(t, http.StatusOK, r)
 	if got := usersWith(h, defaultUsersPa, r.str("access_token")); got != http.StatusOK {
 		t.Fatalf("GET /Users: %d", got)
 	}
 	// A client that does not encode is accepted too.
-	h.must(http.StatusOK, tokenReq(t, h, tokenPath, grantOnly(), []string{specialID, specialSecret}))
-	h.must(http.StatusOK, tokenReq(t, h, tokenPath, grantOnly(), []string{clientID, clientSecret}))
+	mustStatus(t, http.StatusOK, tokenReq(t, h, tokenPath, grantOnly(), []string{specialID, specialSecret}))
+	mustStatus(t, http.StatusOK, tokenReq(t, h, tokenPath, grantOnly(), []string{clientID, clientSecret}))
 	// The same id repeated in the body is tolerated; a different one is not.
-	h.must(http.StatusOK, tokenReq(t, h, tokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}}, []string{clientID, clientSecret}))
+	mustStatus(t, http.StatusOK, tokenReq(t, h, tokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}}, []string{clientID, clientSecret}))
 	wantOAuthError(t, tokenReq(t, h, tokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {specialID}}, []string{clientID, clientSecret}), 400, "invalid_request")
 	wantOAuthError(t, tokenReq(t, h, tokenPath, bodyCreds(clientID, clientSecret2), []string{clientID, clientSecret}), 400, "invalid_request")
 	// Wrong secret in the header.
@@ -212,7 +184,7 @@ func TestOAuthTokenErrors(t *testing.T) {
 	form = bodyCreds(clientID, clientSecret)
 	form.Add("client_secret", clientSecret2)
 	wantOAuthError(t, tokenReq(t, h, tokenPath, form, nil), 400, "invalid_request")
-	// Workload identity federation assertions are not supported.
+	// An assertion is rejected where no client is federated.
 	form = url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"eyJ.x.y"}}
 	wantOAuthError(t, tokenReq(t, h, tokenPath, form, nil), 401, "invalid_client")
@@ -223,7 +195,7 @@ func TestOAuthTokenErrors(t *testing.T) {
 	wantOAuthError(t, tokenReq(t, h, tokenPath+q, url.Values{}, nil), 400, "invalid_request")
 	wantOAuthError(t, tokenReq(t, h, tokenPath+q, grantOnly(), nil), 401, "invalid_client")
 	// GET is not allowed.
-	r := h.do("GET", tokenPath, nil, "Authorization", "")
+	r := tokenGet(t, h, tokenPath)
 	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
 		t.Fatalf("GET token endpoint: %d %q", r.status, r.header.Get("Allow"))
 	}
@@ -244,10 +216,8 @@ func TestOAuthTokenOfOneTenantRejectedOnAnother(t *testing.T) {
 	if got := usersWith(h, defaultUsersPa, def); got != http.StatusOK {
 		t.Fatalf("default token on default: %d", got)
 	}
-	r := h.do("GET", acmeUsersPath, nil, "Authorization", "Bearer "+def)
-	h.must(http.StatusUnauthorized, r)
-	if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-		t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
+	if _, err := authWith(h, acmeUsersPath, def); !errors.Is(err, auth.ErrUnknown) {
+		t.Fatalf("default token on acme: %v", err)
 	}
 	if got := usersWith(h, defaultUsersPa, acme); got != http.StatusUnauthorized {
 		t.Fatalf("acme token on default: %d", got)
@@ -287,22 +257,21 @@ func TestOAuthTokenExpires(t *testing.T) {
 func TestOAuthTokenLifetime(t *testing.T) {
 	st := newHarness(t).st
 	for _, d := range []time.Duration{time.Minute, 59 * time.Minute, 6*time.Hour + time.Second, 24 * time.Hour, -time.Hour} {
-		if err := scim.ValidateTokenLifetime(d); err == nil {
+		if err := auth.ValidateTokenLifetime(d); err == nil {
 			t.Errorf("lifetime %s accepted", d)
 		}
-		_, err := scim.NewHandler(scim.Options{Store: st, Schemas: mustSchemas(t),
-			Tenants: []scim.Tenant{{Name: "x", TokenLifetime: d}}})
-		if err == nil {
-			t.Errorf("NewHandler accepted lifetime %s", d)
+		_, err := auth.New(auth.Options{Store: st, Tenants: []auth.Tenant{{Name: "x", TokenLifetime: d}}})
+		if err == nil || !strings.Contains(err.Error(), `tenant "x"`) {
+			t.Errorf("New accepted lifetime %s: %v", d, err)
 		}
 	}
 	for _, d := range []time.Duration{0, time.Hour, 90 * time.Minute, 6 * time.Hour} {
-		if err := scim.ValidateTokenLifetime(d); err != nil {
+		if err := auth.ValidateTokenLifetime(d); err != nil {
 			t.Errorf("lifetime %s: %v", d, err)
 		}
 	}
-	h, clk := oauthHarness(t, func(o *scim.Options) { o.Tenants[1].TokenLifetime = 6 * time.Hour })
-	r := h.must(http.StatusOK, tokenReq(t, h, acmeTokenPath, bodyCreds(acmeClientID, acmeSecret), nil))
+	h, clk := oauthHarness(t, func(o *auth.Options) { o.Tenants[1].TokenLifetime = 6 * time.Hour })
+	r := mustStatus(t, http.StatusOK, tokenReq(t, h, acmeTokenPath, bodyCreds(acmeClientID, acmeSecret), nil))
 	if r.body["expires_in"] != float64(6*3600) {
 		t.Fatalf("expires_in %v", r.body["expires_in"])
 	}
@@ -320,39 +289,18 @@ func TestOAuthTokenLifetime(t *testing.T) {
 	}
 }
 
-func newTestServer(t *testing.T, h http.Handler) *httptest.Server {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func mustSchemas(t *testing.T) *schemas.Registry {
-	t.Helper()
-	reg, err := schemas.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
 // secondReplica builds another handler on the harness's store, like a second
 // replica or a restart.
-func secondReplica(t *testing.T, h *harness, clk *fakeClock, tenants []scim.Tenant) *harness {
+func secondReplica(t *testing.T, h *harness, clk *fakeClock, tenants []auth.Tenant) *harness {
 	t.Helper()
-	hd, err := scim.NewHandler(scim.Options{Store: h.st, Schemas: mustSchemas(t), Now: clk.Now, Tenants: tenants})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2 := *h
-	h2.srv = newTestServer(t, hd)
-	return &h2
+	return serve(t, h.st, auth.Options{Now: clk.Now, Tenants: tenants})
 }
 
 func TestOAuthTokenAcrossReplicasAndRestarts(t *testing.T) {
 	h, clk := oauthHarness(t)
 	tok := getToken(t, h, tokenPath, clientID, clientSecret)
-	tenants := []scim.Tenant{{Name: scim.DefaultTenant, OAuthClients: []scim.OAuthClient{
-		{ID: clientID, SecretHashes: [][32]byte{scim.HashToken(clientSecret)}}}}}
+	tenants := []auth.Tenant{{Name: auth.DefaultTenant, OAuthClients: []auth.OAuthClient{
+		{ID: clientID, SecretHashes: [][32]byte{auth.HashToken(clientSecret)}}}}}
 	h2 := secondReplica(t, h, clk, tenants)
 	if got := usersWith(h2, defaultUsersPa, tok); got != http.StatusOK {
 		t.Fatalf("other replica: %d", got)
@@ -363,8 +311,8 @@ func TestOAuthTokenAcrossReplicasAndRestarts(t *testing.T) {
 		t.Fatalf("first replica: %d", got)
 	}
 	// Removing the client from the configuration invalidates its tokens.
-	h3 := secondReplica(t, h, clk, []scim.Tenant{{Name: scim.DefaultTenant, OAuthClients: []scim.OAuthClient{
-		{ID: "other", SecretHashes: [][32]byte{scim.HashToken("x")}}}}})
+	h3 := secondReplica(t, h, clk, []auth.Tenant{{Name: auth.DefaultTenant, OAuthClients: []auth.OAuthClient{
+		{ID: "other", SecretHashes: [][32]byte{auth.HashToken("x")}}}}})
 	if got := usersWith(h3, defaultUsersPa, tok); got != http.StatusUnauthorized {
 		t.Fatalf("removed client: %d", got)
 	}
@@ -381,7 +329,7 @@ func TestOAuthRevocation(t *testing.T) {
 			t.Fatalf("before revocation: %d", got)
 		}
 	}
-	n, err := scim.RevokeOAuthTokens(ctx, h.st, scim.DefaultTenant, clientID)
+	n, err := auth.RevokeOAuthTokens(ctx, h.st, auth.DefaultTenant, clientID)
 	if err != nil || n != 1 {
 		t.Fatalf("revoke: %d %v", n, err)
 	}
@@ -394,9 +342,9 @@ func TestOAuthRevocation(t *testing.T) {
 		t.Fatalf("other client's token: %d", got)
 	}
 	// A replica that never saw the token rejects it at once.
-	h2 := secondReplica(t, h, clk, []scim.Tenant{{Name: scim.DefaultTenant, OAuthClients: []scim.OAuthClient{
-		{ID: specialID, SecretHashes: [][32]byte{scim.HashToken(specialSecret)}}}}})
-	if n, err := scim.RevokeOAuthTokens(ctx, h.st, scim.DefaultTenant, ""); err != nil || n != 1 {
+	h2 := secondReplica(t, h, clk, []auth.Tenant{{Name: auth.DefaultTenant, OAuthClients: []auth.OAuthClient{
+		{ID: specialID, SecretHashes: [][32]byte{auth.HashToken(specialSecret)}}}}})
+	if n, err := auth.RevokeOAuthTokens(ctx, h.st, auth.DefaultTenant, ""); err != nil || n != 1 {
 		t.Fatalf("revoke all: %d %v", n, err)
 	}
 	if got := usersWith(h2, defaultUsersPa, other); got != http.StatusUnauthorized {
@@ -418,7 +366,7 @@ func TestOAuthExpiredRecordsArePruned(t *testing.T) {
 	getToken(t, h, tokenPath, clientID, clientSecret)
 	clk.Add(2 * time.Hour)
 	getToken(t, h, tokenPath, clientID, clientSecret)
-	entries, err := h.st.ListState(ctx, scim.DefaultTenant, "oauth/")
+	entries, err := h.st.ListState(ctx, auth.DefaultTenant, "oauth/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,12 +382,14 @@ func TestOAuthExpiredRecordsArePruned(t *testing.T) {
 
 func TestOAuthEndpointOnlyWhereConfigured(t *testing.T) {
 	h := newHarness(t)
-	r := tokenReq(t, h, tokenPath, bodyCreds(clientID, clientSecret), nil)
-	h.must(http.StatusNotFound, r)
-	h.must(http.StatusNotFound, tokenReq(t, h, "/tenants/nope/scim/v2/oauth/token", bodyCreds(clientID, clientSecret), nil))
-	spc := h.must(http.StatusOK, h.do("GET", "/ServiceProviderConfig", nil))
-	if strings.Contains(string(spc.raw), `"oauth2"`) {
-		t.Fatalf("oauth2 advertised without clients: %s", spc.raw)
+	if h.a.HasTokenEndpoint(auth.DefaultTenant) || h.a.HasTokenEndpoint("nope") || h.a.Methods(auth.DefaultTenant).OAuth {
+		t.Fatal("token endpoint without clients")
+	}
+	// ServeToken called anyway answers 404.
+	rec := httptest.NewRecorder()
+	h.a.ServeToken(rec, httptest.NewRequest("POST", tokenPath, nil), auth.DefaultTenant)
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("ServeToken without clients: %d", rec.Code)
 	}
 	// OAuth-shaped tokens are not looked up where no client is configured.
 	if got := usersWith(h, defaultUsersPa, "scbo_x"); got != http.StatusUnauthorized {
@@ -447,33 +397,50 @@ func TestOAuthEndpointOnlyWhereConfigured(t *testing.T) {
 	}
 
 	h2, _ := oauthHarness(t)
-	spc = h2.must(http.StatusOK, h2.do("GET", "/ServiceProviderConfig", nil))
-	schemes, _ := spc.body["authenticationSchemes"].([]any)
-	found := false
-	for _, s := range schemes {
-		m := s.(map[string]any)
-		if m["type"] == "oauth2" {
-			found = true
-			if !strings.Contains(m["description"].(string), "/scim/v2/oauth/token") {
-				t.Errorf("description %v", m["description"])
-			}
-		}
-	}
-	if !found || len(schemes) != 2 {
-		t.Fatalf("schemes %v", schemes)
+	if !h2.a.HasTokenEndpoint("acme") || h2.a.Methods("acme") != (auth.Methods{OAuth: true}) {
+		t.Fatalf("acme: %+v", h2.a.Methods("acme"))
 	}
 }
 
 func TestOAuthClientConfigValidation(t *testing.T) {
-	reg := mustSchemas(t)
 	st := newHarness(t).st
-	for _, c := range [][]scim.OAuthClient{
-		{{ID: "", SecretHashes: [][32]byte{scim.HashToken("x")}}},
+	for _, c := range [][]auth.OAuthClient{
+		{{ID: "", SecretHashes: [][32]byte{auth.HashToken("x")}}},
 		{{ID: "a"}},
-		{{ID: "a", SecretHashes: [][32]byte{scim.HashToken("x")}}, {ID: "a", SecretHashes: [][32]byte{scim.HashToken("y")}}},
+		{{ID: "a", SecretHashes: [][32]byte{auth.HashToken("x")}}, {ID: "a", SecretHashes: [][32]byte{auth.HashToken("y")}}},
 	} {
-		if _, err := scim.NewHandler(scim.Options{Store: st, Schemas: reg, Tenants: []scim.Tenant{{Name: "t", OAuthClients: c}}}); err == nil {
+		if _, err := auth.New(auth.Options{Store: st, Tenants: []auth.Tenant{{Name: "t", OAuthClients: c}}}); err == nil {
 			t.Errorf("accepted %+v", c)
 		}
 	}
 }
+
+func mustStatus(t *testing.T, status int, r resp) resp {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	return r
+}
+
+// tokenGet sends a GET to the token endpoint.
+func tokenGet(t *testing.T, h *harness, path string) resp {
+	t.Helper()
+	res, err := http.Get(h.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, header: res.Header, raw: raw}
+}
+
+// resp is a decoded response.
+type resp struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r resp) str(key string) string { s, _ := r.body[key].(string); return s }

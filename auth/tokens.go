@@ -1,4 +1,4 @@
-package scim
+package auth
 
 import (
 	"context"
