@@ -149,12 +149,12 @@ func (s *Store) scan(ctx context.Context, tenant string, kind store.Kind, q stri
 // whereClause turns the planned terms into SQL over resources AS r.
 func whereClause(tenant string, kind store.Kind, terms []query.Term) (string, []any, error) {
 	var b strings.Builder
-	// With an id lookup (id, emails.value, members.value), "+" keeps the
+	// With an id lookup (id, emails.value, members.value, groups.value), "+" keeps the
 	// planner from preferring the (tenant, kind) index over (tenant, id).
 	kindCol := "r.kind"
 	idLookup := func(t query.Term) bool {
 		switch t.Field {
-		case query.FieldID, query.FieldEmailValue, query.FieldMemberValue:
+		case query.FieldID, query.FieldEmailValue, query.FieldMemberValue, query.FieldGroupValue:
 			return t.Op == query.Eq
 		}
 		return false
@@ -200,6 +200,10 @@ func termSQL(b *strings.Builder, args []any, tenant string, t query.Term) ([]any
 	case query.FieldMemberValue:
 		b.WriteString("r.id IN (SELECT m.group_id FROM members AS m WHERE m.tenant = ? AND m.member_id = ?)")
 		return append(args, tenant, t.Value), nil
+	case query.FieldGroupValue:
+		// The members primary key (tenant, group_id, member_id).
+		b.WriteString("r.id IN (SELECT m.member_id FROM members AS m WHERE m.tenant = ? AND m.group_id = ?)")
+		return append(args, tenant, t.Value), nil
 	case query.FieldActive:
 		v := 0
 		if t.Value.(bool) {
@@ -244,7 +248,13 @@ func stringCond(b *strings.Builder, args []any, col string, op query.Op, v strin
 	}
 }
 
-// subject is r's filter subject, with members loaded from this store.
+// subject is r's filter subject, with a group's members or a user's groups
+// loaded from this store.
 func (s *Store) subject(ctx context.Context, r store.Resource) query.Subject {
-	return store.MatchSubject(r, func() ([]store.Member, error) { return s.Members(ctx, r.Ref, "", 0) })
+	return store.MatchSubject(r, func() ([]store.Member, error) {
+		if r.Kind == store.User {
+			return s.MemberOf(ctx, r.Ref)
+		}
+		return s.Members(ctx, r.Ref, "", 0)
+	})
 }
