@@ -158,6 +158,8 @@ var entraShapes = map[string][]string{
 		acmeURN + `:level ge -1.5e3`,
 		acmeURN + `:score eq -0`,
 		`userName eq null`,
+		`groups.value eq "g1"`,
+		`groups eq "g1"`,
 	},
 	"Group": {
 		`displayName eq "Group"`,
