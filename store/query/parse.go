@@ -150,8 +150,10 @@ func (c *converter) hoistSubPaths(s string) string {
 			if open < 0 {
 				return s
 			}
+			// A path starting right where the last hoisted one ended
+			// (`a[x].b[y].c`) is a syntax error: leave it to the parser.
 			start := attrPathStart(s, open)
-			if i+1 < len(s) && s[i+1] == '.' && start >= last {
+			if i+1 < len(s) && s[i+1] == '.' && start >= 0 && (start > last || last == 0) {
 				name := base + strconv.Itoa(len(c.subPaths))
 				if c.subPaths == nil {
 					c.subPaths = map[string]string{}

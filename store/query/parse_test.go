@@ -230,6 +230,7 @@ func TestParseErrors(t *testing.T) {
 		{reg.User, `subpath0.value eq "x"`, "unknown attribute"},
 		{reg.User, `emails[type eq "work"].value eq "x" and subpath0.value eq "y"`, "unknown attribute"},
 		{reg.User, `[type eq "work"].value eq "x"`, "syntax"},
+		{reg.User, `emails[type eq "a"].b[type eq "c"].value eq "x"`, "syntax"},
 		// built by the server from its base URL: no store holds them
 		{reg.User, `meta.location eq "https://x/Users/1"`, "base URL"},
 		{reg.Group, `meta.location pr`, "base URL"},
