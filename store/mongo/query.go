@@ -79,9 +79,16 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	if err != nil {
 		return store.Page{}, fmt.Errorf("mongo query: %w", err)
 	}
-	return store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
-		return s.subject(ctx, r)
-	}), nil
+	// A member list that fails to load must fail the query, not match
+	// as if the group (or the user's group list) were empty.
+	var loadErr error
+	page = store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
+		return s.subject(ctx, r, &loadErr)
+	})
+	if loadErr != nil {
+		return store.Page{}, fmt.Errorf("mongo query: %w", loadErr)
+	}
+	return page, nil
 }
 
 func (s *Store) find(ctx context.Context, f bson.D, o *options.FindOptionsBuilder) ([]store.Resource, error) {
@@ -174,13 +181,20 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 }
 
 // subject is r's filter subject, with a group's members or a user's groups
-// loaded from this store.
-func (s *Store) subject(ctx context.Context, r store.Resource) query.Subject {
+// loaded from this store; the first loading error is kept in *loadErr.
+func (s *Store) subject(ctx context.Context, r store.Resource, loadErr *error) query.Subject {
 	return store.MatchSubject(r, func() ([]store.Member, error) {
+		var ms []store.Member
+		var err error
 		if r.Kind == store.User {
-			return s.MemberOf(ctx, r.Ref)
+			ms, err = s.MemberOf(ctx, r.Ref)
+		} else {
+			ms, err = s.Members(ctx, r.Ref, "", 0)
 		}
-		return s.Members(ctx, r.Ref, "", 0)
+		if err != nil && *loadErr == nil {
+			*loadErr = err
+		}
+		return ms, err
 	})
 }
 
