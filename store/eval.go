@@ -20,8 +20,10 @@ import (
 // filter is matched against, and sorting by any attribute.
 
 // MatchSubject returns the query.Subject of r: its Attrs plus id and meta,
-// with a group's members loaded through members only if the filter asks.
-func MatchSubject(r Resource, members func() ([]Member, error)) query.Subject {
+// with related loaded only if the filter asks: a group's members, or the
+// groups a user belongs to (Store.MemberOf), which become the user's "groups"
+// as they are rendered (value, display, type "direct").
+func MatchSubject(r Resource, related func() ([]Member, error)) query.Subject {
 	doc := make(map[string]any, len(r.Attrs)+2)
 	for k, v := range r.Attrs {
 		doc[k] = v
@@ -34,15 +36,31 @@ func MatchSubject(r Resource, members func() ([]Member, error)) query.Subject {
 		"version":      `W/"` + strconv.FormatInt(r.Version, 10) + `"`,
 	}
 	sub := query.Subject{Doc: doc}
-	if r.Kind == Group && members != nil {
+	if related == nil {
+		return sub
+	}
+	switch r.Kind {
+	case Group:
 		sub.Members = func() []map[string]any {
-			ms, err := members()
+			ms, err := related()
 			if err != nil {
 				return nil
 			}
 			out := make([]map[string]any, len(ms))
 			for i, m := range ms {
 				out[i] = map[string]any{"value": m.Value, "type": string(m.Type), "display": m.Display}
+			}
+			return out
+		}
+	case User:
+		sub.Groups = func() []map[string]any {
+			gs, err := related()
+			if err != nil {
+				return nil
+			}
+			out := make([]map[string]any, len(gs))
+			for i, g := range gs {
+				out[i] = map[string]any{"value": g.Value, "type": "direct", "display": g.Display}
 			}
 			return out
 		}

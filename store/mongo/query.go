@@ -33,7 +33,8 @@ var mongoOps = map[query.Op]string{query.Gt: "$gt", query.Ge: "$gte", query.Lt: 
 // sorted and paged.
 //
 // The filter is planned with query.Plan: its indexed terms become the
-// MongoDB filter (members.value through the membership records). When the
+// MongoDB filter (members.value and groups.value through the membership
+// records). When the
 // terms express the whole filter and the order is creation order, MongoDB
 // counts and pages; otherwise the candidates are matched with query.Match
 // and sorted in memory.
@@ -78,9 +79,16 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	if err != nil {
 		return store.Page{}, fmt.Errorf("mongo query: %w", err)
 	}
-	return store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
-		return s.subject(ctx, r)
-	}), nil
+	// A member list that fails to load must fail the query, not match
+	// as if the group (or the user's group list) were empty.
+	var loadErr error
+	page = store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
+		return s.subject(ctx, r, &loadErr)
+	})
+	if loadErr != nil {
+		return store.Page{}, fmt.Errorf("mongo query: %w", loadErr)
+	}
+	return page, nil
 }
 
 func (s *Store) find(ctx context.Context, f bson.D, o *options.FindOptionsBuilder) ([]store.Resource, error) {
@@ -124,6 +132,17 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 			gids = append(gids, m.G)
 		}
 		return bson.D{{Key: "id", Value: bson.D{{Key: "$in", Value: gids}}}}, nil
+	case query.FieldGroupValue:
+		ms, err := findAll[memberDoc](ctx, s.mem, bson.D{{Key: "t", Value: tenant}, {Key: "g", Value: t.Value}},
+			options.Find().SetProjection(bson.D{{Key: "m", Value: 1}}))
+		if err != nil {
+			return nil, err
+		}
+		uids := bson.A{}
+		for _, m := range ms {
+			uids = append(uids, m.M)
+		}
+		return bson.D{{Key: "id", Value: bson.D{{Key: "$in", Value: uids}}}}, nil
 	case query.FieldActive:
 		return bson.D{{Key: "act", Value: t.Value.(bool)}}, nil
 	case query.FieldCreated, query.FieldLastModified:
@@ -161,9 +180,22 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 	}
 }
 
-// subject is r's filter subject, with members loaded from this store.
-func (s *Store) subject(ctx context.Context, r store.Resource) query.Subject {
-	return store.MatchSubject(r, func() ([]store.Member, error) { return s.Members(ctx, r.Ref, "", 0) })
+// subject is r's filter subject, with a group's members or a user's groups
+// loaded from this store; the first loading error is kept in *loadErr.
+func (s *Store) subject(ctx context.Context, r store.Resource, loadErr *error) query.Subject {
+	return store.MatchSubject(r, func() ([]store.Member, error) {
+		var ms []store.Member
+		var err error
+		if r.Kind == store.User {
+			ms, err = s.MemberOf(ctx, r.Ref)
+		} else {
+			ms, err = s.Members(ctx, r.Ref, "", 0)
+		}
+		if err != nil && *loadErr == nil {
+			*loadErr = err
+		}
+		return ms, err
+	})
 }
 
 // Members lists a group's members ordered by id; see store.Store. It

@@ -48,16 +48,19 @@ func scalar(x any, c *Compare, op Op) bool {
 	}
 	s, ok := x.(string)
 	want, ok2 := c.Value.(string)
-	return ok && ok2 && matchString(op, s, want, leaf.CaseExact || isMemberValue(c.Path))
+	return ok && ok2 && matchString(op, s, want, leaf.CaseExact || isMembershipID(c.Path))
 }
 
-// isMemberValue reports whether p is a group's members.value. Member values
-// are resource ids, which are case-exact, although RFC 7643's Group schema
-// marks members.value caseExact=false; the index planner (FieldMemberValue)
-// compares them exactly too, and Match must agree with it.
-func isMemberValue(p schemas.Path) bool {
-	return p.URN == "" && p.Sub != nil && p.Sub.Name == "value" &&
-		p.Attr.Name == "members" && p.Attr.SchemaURN == schemas.GroupURN
+// isMembershipID reports whether p is a group's members.value or a user's
+// groups.value. Their values are resource ids, which are case-exact, although
+// RFC 7643 marks both caseExact=false; the index planner (FieldMemberValue,
+// FieldGroupValue) compares them exactly too, and Match must agree with it.
+func isMembershipID(p schemas.Path) bool {
+	if p.URN != "" || p.Sub == nil || p.Sub.Name != "value" {
+		return false
+	}
+	return p.Attr.Name == "members" && p.Attr.SchemaURN == schemas.GroupURN ||
+		p.Attr.Name == "groups" && p.Attr.SchemaURN == schemas.UserURN
 }
 
 // order reports whether a comparison result cmp (-1, 0, 1) satisfies op; the

@@ -13,8 +13,12 @@ import (
 //
 //	attrPath SP+ compareOp SP+ compValue
 //	attrPath SP+ "pr"
+//	attrPath "[" attrExp "]." subAttr SP+ compareOp SP+ compValue (or SP+ "pr")
 //
-// and chains of those joined by SP+ "and" SP+. Only the tokenising is done
+// and chains of those joined by SP+ "and" SP+. The third is Entra's matching
+// query when the work e-mail is the matching attribute
+// (`emails[type eq "work"].value eq "x"`), sent with a new address for every
+// user, so the parse cache cannot help it. Only the tokenising is done
 // here, and only for inputs it accepts exactly as filter-parser's grammar does
 // (same spacing, case folding, string escapes, number syntax); attribute
 // resolution and value checks go through converter.attrExp, as on the general
@@ -22,8 +26,9 @@ import (
 // result is the tree the general path builds.
 //
 // It returns ok=false for anything else — or, not, groups, value paths, tabs,
-// non-ASCII outside strings, and every input with an error of any kind — and
-// the caller falls back to the general path, which decides the error.
+// non-ASCII outside strings, value paths of other shapes, and every input with
+// an error of any kind — and the caller falls back to the general path, which
+// decides the error.
 func (c *converter) fastFilter(s string) (f Filter, ok bool) {
 	defer func() {
 		if recover() != nil {
@@ -35,12 +40,8 @@ func (c *converter) fastFilter(s string) (f Filter, ok bool) {
 		return nil, false
 	}
 	for {
-		x, n, ok := fastAttrExp(s)
+		cmp, n, ok := c.fastConjunct(s)
 		if !ok {
-			return nil, false
-		}
-		cmp, err := c.attrExp(&x, nil)
-		if err != nil {
 			return nil, false
 		}
 		if f == nil {
@@ -64,10 +65,61 @@ func (c *converter) fastFilter(s string) (f Filter, ok bool) {
 	}
 }
 
+// fastConjunct converts one comparison, or one value path followed by a
+// sub-attribute comparison, at the start of s. n is the number of bytes
+// consumed.
+func (c *converter) fastConjunct(s string) (f Filter, n int, ok bool) {
+	if x, n, ok := fastAttrExp(s, 0); ok {
+		cmp, err := c.attrExp(&x, nil)
+		return cmp, n, err == nil
+	}
+	return c.fastSubPath(s)
+}
+
+// fastSubPath converts `attrPath "[" attrExp "]." subAttr SP+ op SP+ value`
+// (or `SP+ pr`) at the start of s, with no spaces next to the brackets, to
+// the tree the general path builds for it (see subPathExp):
+// attr[attrExp and subAttr op value].
+func (c *converter) fastSubPath(s string) (Filter, int, bool) {
+	open := strings.IndexByte(s, '[')
+	if open <= 0 {
+		return nil, 0, false
+	}
+	ap, ok := fastAttrPath(s[:open])
+	if !ok {
+		return nil, 0, false
+	}
+	in, m, ok := fastAttrExp(s[open+1:], ']')
+	if !ok {
+		return nil, 0, false
+	}
+	rest := s[open+1+m:]
+	if len(rest) < 2 || rest[0] != ']' || rest[1] != '.' {
+		return nil, 0, false
+	}
+	sub, k, ok := fastAttrExp(rest[2:], 0)
+	if !ok || sub.AttributePath.URIPrefix != nil || sub.AttributePath.SubAttribute != nil {
+		return nil, 0, false
+	}
+	p, err := c.valuePathAttr(ap)
+	if err != nil {
+		return nil, 0, false
+	}
+	inner, err := c.attrExp(&in, &p)
+	if err != nil {
+		return nil, 0, false
+	}
+	cmp, err := c.attrExp(&sub, &p)
+	if err != nil {
+		return nil, 0, false
+	}
+	return &ValuePath{Path: p, Filter: &And{Left: inner, Right: cmp}}, open + 1 + m + 2 + k, true
+}
+
 // fastAttrExp scans `attrPath SP+ op SP+ value` or `attrPath SP+ pr` at the
-// start of s, stopping at the end of s or at the space after it. n is the
-// number of bytes consumed.
-func fastAttrExp(s string) (x filter.AttributeExpression, n int, ok bool) {
+// start of s, stopping at the end of s, at the space after it or, if end is
+// not 0, at end right after it. n is the number of bytes consumed.
+func fastAttrExp(s string, end byte) (x filter.AttributeExpression, n int, ok bool) {
 	// attrPath: everything up to the first space.
 	sp := strings.IndexByte(s, ' ')
 	if sp <= 0 {
@@ -79,13 +131,16 @@ func fastAttrExp(s string) (x filter.AttributeExpression, n int, ok bool) {
 	rest := fastSkipSP(s[sp:])
 
 	// compareOp or pr: two ASCII letters followed by a space or the end.
-	if len(rest) < 2 || (len(rest) > 2 && rest[2] != ' ') {
+	if len(rest) < 2 || (len(rest) > 2 && rest[2] != ' ' && (end == 0 || rest[2] != end)) {
 		return x, 0, false
 	}
 	op := rest[:2]
 	if fastWordIs(op, "pr") {
 		x.Operator = filter.PR
 		return x, len(s) - len(rest) + 2, true
+	}
+	if len(rest) > 2 && rest[2] != ' ' {
+		return x, 0, false
 	}
 	switch lower := string([]byte{fastLower(op[0]), fastLower(op[1])}); lower {
 	case "eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le":
@@ -106,7 +161,7 @@ func fastAttrExp(s string) (x filter.AttributeExpression, n int, ok bool) {
 	if x.CompareValue, m, ok = fastValue(val); !ok {
 		return x, 0, false
 	}
-	if m < len(val) && val[m] != ' ' {
+	if m < len(val) && val[m] != ' ' && (end == 0 || val[m] != end) {
 		return x, 0, false
 	}
 	return x, len(s) - len(val) + m, true

@@ -135,6 +135,46 @@ var fastPathInputs = []string{
 	`userNåme eq "x"`,
 	`not eq "x"`,
 	`not pr`,
+	// Value paths followed by a sub-attribute.
+	`emails[type eq "work"].value eq "x@contoso.example"`,
+	`emails[type eq "work"].value pr`,
+	`emails[type pr].value eq "x"`,
+	`emails[type eq "work"].value eq "x" and active eq true`,
+	`active eq true and emails[type eq "work"].value eq "x"`,
+	`emails[type eq "work"].value eq "x" and phoneNumbers[type eq "fax"].value pr`,
+	`urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq "work"].value eq "x"`,
+	`EMAILS[TYPE EQ "work"].VALUE EQ "x"`,
+	`emails[primary eq true].value eq "x"`,
+	`emails[primary eq "True"].value eq "x"`,
+	`emails[type eq "a]."].value eq "]."`,
+	`emails[type eq "work"].value eq "x"]`,
+	`emails[type eq "work"] .value eq "x"`,
+	`emails[type eq "work"]. value eq "x"`,
+	`emails [type eq "work"].value eq "x"`,
+	`emails[ type eq "work"].value eq "x"`,
+	`emails[type eq "work" ].value eq "x"`,
+	`emails[type eq "work"].value`,
+	`emails[type eq "work"].value eq`,
+	`emails[type eq "work"].value prx`,
+	`emails[type eq "work"].value.x eq "y"`,
+	`emails[type eq "work"].urn:x:value eq "y"`,
+	`emails[type eq "work"].nope eq "y"`,
+	`emails[type eq "work"].$ref eq "y"`,
+	`emails[type eq "work" and primary eq true].value eq "x"`,
+	`emails[type eq "work"or primary eq true].value eq "x"`,
+	`emails[type eq "work"][value eq "x"]`,
+	`emails[emails.type eq "work"].value eq "x"`,
+	`emails[urn:x:type eq "work"].value eq "x"`,
+	`emails[type eq "work"].value eq "x" or userName pr`,
+	`emails[type eq "work"].value gt 1`,
+	`name[givenName eq "a"].familyName eq "b"`,
+	`userName[value eq "a"].value eq "b"`,
+	`members[value eq "u1"].display pr`,
+	`members[type eq "User"].$ref pr`,
+	`groups[value eq "g1"].display eq "x"`,
+	`[type eq "work"].value eq "x"`,
+	`emails[].value eq "x"`,
+	`emails[type eq "work"].`,
 }
 
 // entraShapes are filters the fast path must handle itself, by resource type.
@@ -158,8 +198,13 @@ var entraShapes = map[string][]string{
 		acmeURN + `:level ge -1.5e3`,
 		acmeURN + `:score eq -0`,
 		`userName eq null`,
+		`groups.value eq "g1"`,
+		`groups eq "g1"`,
+		`emails[type eq "work"].value eq "user123@contoso.com"`,
+		`emails[type eq "work"].value eq "user123@contoso.com" and active eq true`,
 	},
 	"Group": {
+		`members[type eq "User"].value eq "u1"`,
 		`displayName eq "Group"`,
 		`externalId eq "abc"`,
 		`id eq "g1" and members eq "u1"`,
@@ -283,6 +328,62 @@ func TestFastPathGenerated(t *testing.T) {
 	t.Logf("fast path handled %d of %d generated cases, declined %d valid ones", handled, 2*600, declined)
 	if handled < 40 || declined > handled/10 {
 		t.Errorf("fast path handled only %d generated cases, declined %d valid ones", handled, declined)
+	}
+}
+
+// TestFastPathGeneratedSubPaths does the same for value paths followed by a
+// sub-attribute: `attr[sub op value].sub op value`, with the pieces around
+// the brackets varied.
+func TestFastPathGeneratedSubPaths(t *testing.T) {
+	reg := loadRegistry(t)
+	attrs := [2][]string{{"emails", "EMAILS", "phoneNumbers", "members", "groups", "roles", "addresses",
+		"urn:ietf:params:scim:schemas:core:2.0:User:emails"}, {"name", "userName", entURN + ":manager", "emails.value", "nope", ""}}
+	subs := [2][]string{{"type", "value", "primary", "display", "VALUE", "locality"}, {"nope", "$ref", "value.x", "emails.type", "urn:x:type", ""}}
+	ops := [2][]string{{"eq", "EQ", "ne", "co", "sw", "ew", "gt", "pr"}, {"e", "prx", "eqq"}}
+	values := [2][]string{{`"work"`, `"x@contoso.example"`, `"a]."`, `""`, "true", `"True"`, "null"}, {"1", `"x`, "[", "]", "truex"}}
+	opens := [2][]string{{"["}, {" [", "[ ", "[[", ""}}
+	closes := [2][]string{{"]."}, {"] .", ". ", "]. ", " ].", "]", "]]."}}
+	joins := [2][]string{{" and ", " AND "}, {" or ", " and(", "and"}}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	pick := func(xs [2][]string) string {
+		l := xs[0]
+		if rnd.IntN(8) == 0 {
+			l = xs[1]
+		}
+		return l[rnd.IntN(len(l))]
+	}
+	cmp := func() string {
+		s := pick(subs) + " " + pick(ops)
+		if !strings.HasPrefix(strings.ToLower(s[strings.LastIndexByte(s, ' ')+1:]), "pr") {
+			s += " " + pick(values)
+		}
+		return s
+	}
+	handled, declined := 0, 0
+	for range 600 {
+		var b strings.Builder
+		for n := 1 + rnd.IntN(2); n > 0; n-- {
+			if rnd.IntN(4) == 0 {
+				b.WriteString(`userName eq "u"`)
+			} else {
+				b.WriteString(pick(attrs) + pick(opens) + cmp() + pick(closes) + cmp())
+			}
+			if n > 1 {
+				b.WriteString(pick(joins))
+			}
+		}
+		s := b.String()
+		for _, rt := range reg.ResourceTypes() {
+			if checkFastPath(t, rt, s) {
+				handled++
+			} else if _, err := generalParse(rt, s); err == nil {
+				declined++
+			}
+		}
+	}
+	t.Logf("fast path handled %d of %d generated value paths, declined %d valid ones", handled, 2*600, declined)
+	if handled < 40 || declined > handled/4 {
+		t.Errorf("fast path handled only %d generated value paths, declined %d valid ones", handled, declined)
 	}
 }
 

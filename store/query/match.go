@@ -10,13 +10,17 @@ import (
 // Attrs plus "id" and "meta" {"resourceType","created","lastModified","version"}
 // (created and lastModified as RFC 3339 strings). Members, if not nil, returns a
 // group's members as maps with "value", "type" and "display"; it is called only
-// when the filter references members.
+// when the filter references members. Groups, if not nil, likewise returns the
+// groups a user belongs to, as maps with "value", "display" and "type": a
+// user's groups attribute is not stored with the user but read from the
+// group memberships, as when it is rendered.
 //
 // Doc keys are looked up by canonical name first and case-insensitively if
 // that fails; extension attributes live in a map under the extension URN.
 type Subject struct {
 	Doc     map[string]any
 	Members func() []map[string]any
+	Groups  func() []map[string]any
 }
 
 // Match reports whether the subject matches f; a nil f matches everything.
@@ -36,7 +40,8 @@ type Subject struct {
 //     sub-attribute. `x eq null` is `not (x pr)`, `x ne null` is `x pr`.
 //   - Values of the wrong type in Doc never match (eq), so never make ne fail.
 //   - Paths on a group's core "members" attribute read s.Members (at most once
-//     per call) when it is set, else Doc["members"].
+//     per call) when it is set, else Doc["members"]; paths on a user's core
+//     "groups" attribute read s.Groups the same way.
 func Match(f Filter, s Subject) bool {
 	if f == nil {
 		return true
@@ -55,7 +60,9 @@ func MatchElement(f Filter, elem map[string]any) bool {
 	return matchElem(f, elem)
 }
 
-// evaluator holds the per-call state of Match.
+// evaluator holds the per-call state of Match. members holds what
+// s.Members or s.Groups returned (a subject is a group or a user, so only one
+// of them is ever read).
 type evaluator struct {
 	s       Subject
 	members []map[string]any
@@ -80,7 +87,8 @@ func (e *evaluator) match(f Filter) bool {
 	return false
 }
 
-// attr returns the value of p's top-level attribute, or the group's members.
+// attr returns the value of p's top-level attribute, or the group's members
+// (a user's groups) when they come from a loader.
 func (e *evaluator) attr(p schemas.Path) (v any, members []map[string]any, isMembers bool) {
 	if p.Attr == nil {
 		return nil, nil, false
@@ -88,6 +96,12 @@ func (e *evaluator) attr(p schemas.Path) (v any, members []map[string]any, isMem
 	if p.URN == "" && e.s.Members != nil && p.Attr.Name == "members" && p.Attr.SchemaURN == schemas.GroupURN {
 		if !e.loaded {
 			e.members, e.loaded = e.s.Members(), true
+		}
+		return nil, e.members, true
+	}
+	if p.URN == "" && e.s.Groups != nil && p.Attr.Name == "groups" && p.Attr.SchemaURN == schemas.UserURN {
+		if !e.loaded {
+			e.members, e.loaded = e.s.Groups(), true
 		}
 		return nil, e.members, true
 	}

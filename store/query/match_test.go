@@ -132,6 +132,18 @@ func TestMatchUser(t *testing.T) {
 		{`emails[type ne "work"]`, true},
 		{`phoneNumbers[type eq "work"]`, false},
 		{`not (emails[type eq "work"])`, false},
+		// a value path followed by a sub-attribute: the same element
+		{`emails[type eq "work"].value eq "BJENSEN@example.com"`, true},
+		{`emails[type eq "work"].value eq "babs@jensen.org"`, false}, // the home address
+		{`emails[type eq "home"].value eq "babs@jensen.org"`, true},
+		{`emails[type eq "work"].value pr`, true},
+		{`emails[type eq "home"].primary pr`, false},
+		{`emails[type eq "home"].primary eq true`, false},
+		{`emails[type eq "work" or type eq "home"].value co "@jensen"`, true},
+		{`emails[not (type eq "work")].value co "@example"`, false},
+		{`emails[type eq "work"].value ne "bjensen@example.com"`, false},
+		{`emails[type eq "work"].value ne "x"`, true},
+		{`phoneNumbers[type eq "work"].value pr`, false},
 		// extensions
 		{entURN + `:employeeNumber eq "701984"`, true},
 		{entURN + `:employeeNumber eq "1"`, false},
@@ -263,6 +275,59 @@ func TestMatchGroupMembers(t *testing.T) {
 	f, _ := Parse(reg.Group, `members eq "stale"`)
 	if !Match(f, Subject{Doc: s.Doc}) {
 		t.Error("Doc members not used when Members is nil")
+	}
+}
+
+// TestMatchUserGroups checks that a user's groups come from Subject.Groups
+// (they are not stored with the user) and that group ids compare exactly.
+func TestMatchUserGroups(t *testing.T) {
+	reg := loadRegistry(t)
+	calls := 0
+	s := Subject{
+		Doc: userDoc(),
+		Groups: func() []map[string]any {
+			calls++
+			return []map[string]any{
+				{"value": "g1", "type": "direct", "display": "Admins"},
+				{"value": "g2", "type": "direct", "display": "Sales"},
+			}
+		},
+	}
+	cases := []struct {
+		filter string
+		want   bool
+		calls  int
+	}{
+		{`userName pr`, true, 0},
+		{`groups.value eq "g1"`, true, 1},
+		{`groups eq "g2"`, true, 1},
+		{`groups.value eq "G1"`, false, 1}, // ids compare exactly, as the planner does
+		{`groups.value eq "g3"`, false, 1},
+		{`groups.display eq "admins"`, true, 1},
+		{`groups[value eq "g2" and display eq "sales"]`, true, 1},
+		{`groups[value eq "g2" and display eq "admins"]`, false, 1},
+		{`groups[display sw "ad"].value eq "g1"`, true, 1},
+		{`groups.type eq "direct"`, true, 1},
+		{`groups pr and groups.value eq "g1"`, true, 1},
+		{`not (groups.value eq "g1")`, false, 1},
+	}
+	for _, tc := range cases {
+		f, err := Parse(reg.User, tc.filter)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.filter, err)
+		}
+		calls = 0
+		if got := Match(f, s); got != tc.want {
+			t.Errorf("Match(%s) = %v, want %v", tc.filter, got, tc.want)
+		}
+		if calls != tc.calls {
+			t.Errorf("Match(%s) called Groups %d times, want %d", tc.filter, calls, tc.calls)
+		}
+	}
+	// A user in no group: groups is absent.
+	f, _ := Parse(reg.User, `groups pr`)
+	if Match(f, Subject{Doc: userDoc(), Groups: func() []map[string]any { return nil }}) {
+		t.Error("groups pr matched a user in no group")
 	}
 }
 

@@ -41,7 +41,14 @@ const (
 //
 // Value filters (`emails[type eq "work" and value co "@x"]`) support what the
 // underlying parser supports: one comparison, two joined by and/or, or not
-// (...) around those.
+// (...) around those. A value filter followed by a sub-attribute and a
+// comparison, `emails[type eq "work"].value eq "x"` or `attr[f].sub pr`, is
+// accepted too (Entra sends it when an admin matches users by work e-mail);
+// it means that one element satisfies both, and parses to the same tree as
+// `emails[type eq "work" and value eq "x"]`.
+//
+// Attributes the server builds from its own base URL (meta.location, the
+// $ref of members and groups) cannot be filtered on: no store holds them.
 func Parse(rt *schemas.ResourceType, filter string) (Filter, error) {
 	if rt == nil {
 		return nil, fmt.Errorf("%w: no resource type", ErrInvalidFilter)
@@ -70,6 +77,11 @@ type converter struct {
 	rt       *schemas.ResourceType
 	sentinel error
 	inPath   bool // converting a PATCH path: value filters on single-valued complex attributes are allowed
+
+	// subPaths maps the lower-cased placeholder attribute names hoistSubPaths
+	// puts in place of `attr[filter]` (when a ".sub" follows) to the text
+	// they replace.
+	subPaths map[string]string
 }
 
 func (c *converter) errorf(format string, args ...any) error {
@@ -86,11 +98,139 @@ func (c *converter) filter(s string) (f Filter, err error) {
 	if err := c.prescan(s, "filter"); err != nil {
 		return nil, err
 	}
-	expr, err := filter.ParseFilterNumber([]byte(s))
+	expr, err := filter.ParseFilterNumber([]byte(c.hoistSubPaths(s)))
 	if err != nil {
 		return nil, c.syntaxError(s)
 	}
 	return c.expr(expr, nil)
+}
+
+// hoistSubPaths makes `attr[filter].sub op value` parseable: filter-parser's
+// filter grammar has no sub-attribute after a value filter (only its PATCH
+// path grammar has), so each `attr[filter]` followed by "." is replaced by a
+// placeholder attribute name, leaving `placeholder.sub op value`, which it
+// parses as an ordinary comparison; attrExp then parses the saved
+// `attr[filter]` on its own and joins the two (subPathExp). The placeholder
+// is a name that occurs nowhere in s, so it cannot shadow what the client
+// wrote. s is returned unchanged when it has no such value path, or has
+// nested brackets (which the parser rejects anyway).
+func (c *converter) hoistSubPaths(s string) string {
+	if !strings.Contains(s, "].") {
+		return s
+	}
+	base := "subpath"
+	for strings.Contains(strings.ToLower(s), base) {
+		base += "x"
+	}
+	var b strings.Builder
+	last, open := 0, -1
+	inString, escaped := false, false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case ch == '\\':
+				escaped = true
+			case ch == '"':
+				inString = false
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inString = true
+		case '[':
+			if open >= 0 {
+				return s
+			}
+			open = i
+		case ']':
+			if open < 0 {
+				return s
+			}
+			// A path starting right where the last hoisted one ended
+			// (`a[x].b[y].c`) is a syntax error: leave it to the parser.
+			start := attrPathStart(s, open)
+			if i+1 < len(s) && s[i+1] == '.' && start >= 0 && (start > last || last == 0) {
+				name := base + strconv.Itoa(len(c.subPaths))
+				if c.subPaths == nil {
+					c.subPaths = map[string]string{}
+				}
+				c.subPaths[name] = s[start : i+1]
+				b.WriteString(s[last:start])
+				b.WriteString(name)
+				last = i + 1
+			}
+			open = -1
+		}
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// attrPathStart returns where the attribute path before the "[" at open
+// starts (the grammar allows spaces between them), or -1 if there is none.
+func attrPathStart(s string, open int) int {
+	j := open
+	for j > 0 && s[j-1] == ' ' {
+		j--
+	}
+	end := j
+	for j > 0 {
+		b := s[j-1]
+		if !fastIsAlpha(b) && !fastIsDigit(b) && !strings.ContainsRune("-_.:$", rune(b)) {
+			break
+		}
+		j--
+	}
+	if j == end {
+		return -1
+	}
+	return j
+}
+
+// subPath returns the text a placeholder attribute name stands for.
+func (c *converter) subPath(ap filter.AttributePath) (string, bool) {
+	if c.subPaths == nil || ap.URIPrefix != nil {
+		return "", false
+	}
+	text, ok := c.subPaths[strings.ToLower(ap.AttributeName)]
+	return text, ok
+}
+
+// subPathExp converts `attr[filter].sub op value` (x, with attr[filter]
+// hoisted out by hoistSubPaths) to attr[filter and sub op value].
+func (c *converter) subPathExp(x *filter.AttributeExpression, text string, vp *schemas.Path) (Filter, error) {
+	if vp != nil {
+		return nil, c.errorf("value filters cannot be nested")
+	}
+	if x.AttributePath.SubAttribute == nil {
+		return nil, c.errorf("syntax error in %s", excerpt(text))
+	}
+	fvp, err := filter.ParseValuePathNumber([]byte(text))
+	if err != nil || fvp.ValueFilter == nil {
+		return nil, c.syntaxError(text)
+	}
+	p, err := c.valuePathAttr(fvp.AttributePath)
+	if err != nil {
+		return nil, err
+	}
+	inner, err := c.expr(fvp.ValueFilter, &p)
+	if err != nil {
+		return nil, err
+	}
+	sub := *x
+	sub.AttributePath = filter.AttributePath{AttributeName: *x.AttributePath.SubAttribute}
+	cmp, err := c.attrExp(&sub, &p)
+	if err != nil {
+		return nil, err
+	}
+	return &ValuePath{Path: p, Filter: &And{Left: inner, Right: cmp}}, nil
 }
 
 // prescan checks what the parser reports badly or not at all: emptiness,
@@ -152,7 +292,7 @@ func (c *converter) prescan(s, what string) error {
 }
 
 func (c *converter) syntaxError(s string) error {
-	hint := `expected attrPath op value, attrPath pr, attr[filter] or not (filter), joined by and/or; strings in double quotes`
+	hint := `expected attrPath op value, attrPath pr, attr[filter], attr[filter].sub op value or not (filter), joined by and/or; strings in double quotes`
 	if strings.Contains(s, "[") {
 		hint += `; a value filter holds one comparison, or two joined by and/or`
 	}
@@ -226,6 +366,9 @@ func (c *converter) expr(e filter.Expression, vp *schemas.Path) (Filter, error) 
 
 // resolve resolves an attribute path against the resource type.
 func (c *converter) resolve(ap filter.AttributePath) (schemas.Path, error) {
+	if text, ok := c.subPath(ap); ok {
+		return schemas.Path{}, c.errorf("%s must be followed by a comparison (op value, or pr)", excerpt(text+"."+deref(ap.SubAttribute)))
+	}
 	s := ap.AttributeName
 	if ap.SubAttribute != nil {
 		s += "." + *ap.SubAttribute
@@ -256,7 +399,17 @@ func (c *converter) valuePathAttr(ap filter.AttributePath) (schemas.Path, error)
 	return p, nil
 }
 
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 func (c *converter) attrExp(x *filter.AttributeExpression, vp *schemas.Path) (Filter, error) {
+	if text, ok := c.subPath(x.AttributePath); ok {
+		return c.subPathExp(x, text, vp)
+	}
 	var p schemas.Path
 	if vp != nil {
 		ap := x.AttributePath
@@ -277,6 +430,9 @@ func (c *converter) attrExp(x *filter.AttributeExpression, vp *schemas.Path) (Fi
 	leaf := p.Leaf()
 	if leaf.Returned == schemas.ReturnedNever {
 		return nil, c.errorf("attribute %q cannot be used in a filter", p)
+	}
+	if why := serverBuilt(p); why != "" && !c.inPath {
+		return nil, c.errorf("attribute %q cannot be used in a filter: %s", p, why)
 	}
 	op := Op(strings.ToLower(string(x.Operator)))
 	switch op {
@@ -299,6 +455,22 @@ func (c *converter) attrExp(x *filter.AttributeExpression, vp *schemas.Path) (Fi
 		return nil, err
 	}
 	return &Compare{Path: p, Op: op, Value: val}, nil
+}
+
+// serverBuilt says why p cannot be filtered on when the server builds its
+// value from its base URL when rendering (so no store holds it), or returns "".
+func serverBuilt(p schemas.Path) string {
+	if p.URN != "" || p.Sub == nil || p.Attr == nil {
+		return ""
+	}
+	switch {
+	case p.Attr.Name == "meta" && p.Sub.Name == "location":
+		return "it is built from the server's base URL; filter on id instead"
+	case p.Sub.Name == "$ref" && (p.Attr.Name == "members" && p.Attr.SchemaURN == schemas.GroupURN ||
+		p.Attr.Name == "groups" && p.Attr.SchemaURN == schemas.UserURN):
+		return "it is built from the server's base URL; filter on " + p.Attr.Name + ".value (the id) instead"
+	}
+	return ""
 }
 
 // value checks and normalises the comparison value of `p op raw`.

@@ -19,6 +19,7 @@ const (
 	FieldLastModified = "meta.lastModified" // time.Time
 	FieldCreated      = "meta.created"      // time.Time
 	FieldMemberValue  = "members.value"     // exact member id (groups, via membership records)
+	FieldGroupValue   = "groups.value"      // exact group id (users, via membership records)
 )
 
 // Term is one condition a backend can answer from an index.
@@ -34,7 +35,10 @@ const (
 //     time.Time compared chronologically;
 //   - Eq for members.value, with Value the member id compared exactly (ids are
 //     case-exact even though the Group schema marks members.value
-//     caseExact=false).
+//     caseExact=false): the groups with a membership record for that member;
+//   - Eq for groups.value, with Value a group id compared exactly: the users
+//     with a membership record in that group (a user's groups attribute is
+//     not stored with the user).
 //
 // A disjunction has Or set (two or more simple terms, never nested) and
 // Field, Op and Value unset: it holds when any alternative holds.
@@ -57,7 +61,9 @@ type Term struct {
 // A nil f yields no terms and exact = true. Not, ne, pr, unindexed
 // attributes and comparisons with values of the wrong type are left to Match.
 // An Or becomes a disjunction term when both sides yield terms; a value path
-// (emails[...], members[...]) contributes its "value" sub-attribute terms.
+// (emails[...], members[...]) contributes its "value" sub-attribute terms, so
+// `emails[type eq "work"].value eq "x"` is looked up in the e-mail index and
+// its type checked by Match.
 func Plan(f Filter) (terms []Term, exact bool) {
 	if f == nil {
 		return nil, true
@@ -155,6 +161,12 @@ func compareTerm(p schemas.Path, op Op, v any) (Term, bool) {
 			return Term{}, false
 		}
 		return Term{Field: field, Op: op, Value: t}, true
+	case FieldGroupValue:
+		s, ok := v.(string)
+		if !ok || op != Eq || p.Attr.SchemaURN != schemas.UserURN {
+			return Term{}, false
+		}
+		return Term{Field: field, Op: op, Value: s}, true
 	case FieldMemberValue:
 		s, ok := v.(string)
 		if !ok || op != Eq {

@@ -20,8 +20,16 @@ func (f *Not) String() string { return "not (" + str(f.X) + ")" }
 // sub-attribute's name is used alone.
 func (f *Compare) String() string { return compareString(f, false) }
 
-// String returns the value path in SCIM syntax.
+// String returns the value path in SCIM syntax. A value filter the grammar
+// cannot hold in brackets alone, `f and sub op value` where f is not a single
+// comparison (parsed from `attr[f].sub op value`), is printed in that form.
 func (f *ValuePath) String() string {
+	if a, ok := f.Filter.(*And); ok {
+		_, leftCmp := a.Left.(*Compare)
+		if c, ok := a.Right.(*Compare); ok && !leftCmp && c.Path.Sub != nil {
+			return f.Path.String() + "[" + elemString(a.Left) + "]." + compareString(c, true)
+		}
+	}
 	return f.Path.String() + "[" + elemString(f.Filter) + "]"
 }
 

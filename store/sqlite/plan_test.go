@@ -24,26 +24,29 @@ func TestIndexedFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		kind   store.Kind
-		filter string
-		index  string
+		kind    store.Kind
+		filter  string
+		index   string
+		inexact bool // Match checks what the index can't (the e-mail's type)
 	}{
-		{store.User, `userName eq "Alice"`, "resources_user_name"},
-		{store.User, `externalId eq "x"`, "resources_external_id"},
-		{store.User, `emails.value eq "a@b"`, "e USING PRIMARY KEY (tenant=? AND value_lc=?)"},
-		{store.User, `id eq "u1"`, "resources_id"},
-		{store.Group, `displayName eq "G"`, "resources_display_name"},
-		{store.Group, `members eq "u1"`, "members_member"},
-		{store.Group, `id eq "g1" and members eq "u1"`, "resources_id"},
-		{store.User, `meta.lastModified gt "2024-01-01T00:00:00Z"`, "resources_last_modified"},
+		{store.User, `userName eq "Alice"`, "resources_user_name", false},
+		{store.User, `externalId eq "x"`, "resources_external_id", false},
+		{store.User, `emails.value eq "a@b"`, "e USING PRIMARY KEY (tenant=? AND value_lc=?)", false},
+		{store.User, `id eq "u1"`, "resources_id", false},
+		{store.Group, `displayName eq "G"`, "resources_display_name", false},
+		{store.Group, `members eq "u1"`, "members_member", false},
+		{store.Group, `id eq "g1" and members eq "u1"`, "resources_id", false},
+		{store.User, `meta.lastModified gt "2024-01-01T00:00:00Z"`, "resources_last_modified", false},
+		{store.User, `emails[type eq "work"].value eq "a@b"`, "e USING PRIMARY KEY (tenant=? AND value_lc=?)", true},
+		{store.User, `groups.value eq "g1"`, "m USING PRIMARY KEY (tenant=? AND group_id=?)", false},
 	} {
 		f, err := query.Parse(reg.ByName(string(c.kind)), c.filter)
 		if err != nil {
 			t.Fatal(err)
 		}
 		terms, exact := query.Plan(f)
-		if !exact {
-			t.Errorf("%s: not planned exactly", c.filter)
+		if exact == c.inexact {
+			t.Errorf("%s: planned exactly = %v", c.filter, exact)
 		}
 		where, args, err := whereClause("t", c.kind, terms)
 		if err != nil {

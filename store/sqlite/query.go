@@ -78,9 +78,16 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	if err != nil {
 		return store.Page{}, fmt.Errorf("sqlite query: %w", err)
 	}
-	return store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
-		return s.subject(ctx, r)
-	}), nil
+	// A member list that fails to load must fail the query, not match
+	// as if the group (or the user's group list) were empty.
+	var loadErr error
+	page := store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
+		return s.subject(ctx, r, &loadErr)
+	})
+	if loadErr != nil {
+		return store.Page{}, fmt.Errorf("sqlite query: %w", loadErr)
+	}
+	return page, nil
 }
 
 // querySQL answers an exactly planned query in SQL.
@@ -149,12 +156,12 @@ func (s *Store) scan(ctx context.Context, tenant string, kind store.Kind, q stri
 // whereClause turns the planned terms into SQL over resources AS r.
 func whereClause(tenant string, kind store.Kind, terms []query.Term) (string, []any, error) {
 	var b strings.Builder
-	// With an id lookup (id, emails.value, members.value), "+" keeps the
+	// With an id lookup (id, emails.value, members.value, groups.value), "+" keeps the
 	// planner from preferring the (tenant, kind) index over (tenant, id).
 	kindCol := "r.kind"
 	idLookup := func(t query.Term) bool {
 		switch t.Field {
-		case query.FieldID, query.FieldEmailValue, query.FieldMemberValue:
+		case query.FieldID, query.FieldEmailValue, query.FieldMemberValue, query.FieldGroupValue:
 			return t.Op == query.Eq
 		}
 		return false
@@ -200,6 +207,10 @@ func termSQL(b *strings.Builder, args []any, tenant string, t query.Term) ([]any
 	case query.FieldMemberValue:
 		b.WriteString("r.id IN (SELECT m.group_id FROM members AS m WHERE m.tenant = ? AND m.member_id = ?)")
 		return append(args, tenant, t.Value), nil
+	case query.FieldGroupValue:
+		// The members primary key (tenant, group_id, member_id).
+		b.WriteString("r.id IN (SELECT m.member_id FROM members AS m WHERE m.tenant = ? AND m.group_id = ?)")
+		return append(args, tenant, t.Value), nil
 	case query.FieldActive:
 		v := 0
 		if t.Value.(bool) {
@@ -244,7 +255,20 @@ func stringCond(b *strings.Builder, args []any, col string, op query.Op, v strin
 	}
 }
 
-// subject is r's filter subject, with members loaded from this store.
-func (s *Store) subject(ctx context.Context, r store.Resource) query.Subject {
-	return store.MatchSubject(r, func() ([]store.Member, error) { return s.Members(ctx, r.Ref, "", 0) })
+// subject is r's filter subject, with a group's members or a user's groups
+// loaded from this store; the first loading error is kept in *loadErr.
+func (s *Store) subject(ctx context.Context, r store.Resource, loadErr *error) query.Subject {
+	return store.MatchSubject(r, func() ([]store.Member, error) {
+		var ms []store.Member
+		var err error
+		if r.Kind == store.User {
+			ms, err = s.MemberOf(ctx, r.Ref)
+		} else {
+			ms, err = s.Members(ctx, r.Ref, "", 0)
+		}
+		if err != nil && *loadErr == nil {
+			*loadErr = err
+		}
+		return ms, err
+	})
 }

@@ -145,6 +145,35 @@ func testQueryFilters(t *testing.T, s store.Store) {
 		{store.User, `name.familyName eq "JONES"`, []string{"u2"}},
 		{store.User, `title eq "Engineer" and active eq true`, []string{"u1"}},
 		{store.User, `emails.value ew ".example" and not (active eq false)`, []string{"u1", "u3"}},
+		// A value path followed by a sub-attribute (Entra's work e-mail
+		// matching): one element satisfies both.
+		{store.User, `emails[type eq "work"].value eq "zed-alice@work.example"`, []string{"u1"}},
+		{store.User, `emails[type eq "work"].value eq "BOB@work.example"`, []string{"u2"}},
+		{store.User, `emails[type eq "work"].value eq "alice@home.example"`, nil},
+		{store.User, `emails[type eq "home"].value eq "ALICE@home.example"`, []string{"u1"}},
+		{store.User, `emails[type eq "work"].value pr`, []string{"u1", "u2"}},
+		{store.User, `emails[type eq "home"].value ew "HOME.example"`, []string{"u1", "u3"}},
+		{store.User, `emails[type eq "work"].primary eq true`, []string{"u1"}},
+		{store.User, `emails[type eq "work"].value eq "bob@work.example" or userName eq "carol"`, []string{"u2", "u3"}},
+		{store.User, `emails[type eq "work"].value co "alice" and active eq true`, []string{"u1"}},
+		// A user's groups come from the memberships (not stored with the user).
+		{store.User, `groups.value eq "g1"`, []string{"u1", "u2"}},
+		{store.User, `groups eq "g2"`, []string{"u1", "u3"}},
+		{store.User, `groups[value eq "g2"]`, []string{"u1", "u3"}},
+		{store.User, `groups.value eq "g3"`, nil},
+		{store.User, `groups.value eq "G1"`, nil},
+		{store.User, `groups.value eq "u1"`, nil}, // a group of that id in tenantB only
+		{store.User, `groups.value eq "g1" and groups.value eq "g2"`, []string{"u1"}},
+		{store.User, `groups.value eq "g1" or groups.value eq "g2"`, []string{"u1", "u2", "u3"}},
+		{store.User, `groups.value eq "g1" and active eq true`, []string{"u1"}},
+		{store.User, `groups.value eq "g2" or userName eq "bob"`, []string{"u1", "u2", "u3"}},
+		{store.User, `id eq "u2" and groups eq "g1"`, []string{"u2"}},
+		{store.User, `id eq "u2" and groups eq "g2"`, nil},
+		{store.User, `not (groups.value eq "g1")`, []string{"u3", "u4"}},
+		{store.User, `groups pr`, []string{"u1", "u2", "u3"}},
+		{store.User, `groups.display eq "ADMINS"`, []string{"u1", "u2"}},
+		{store.User, `groups[display eq "users"].value pr`, []string{"u1", "u3"}},
+		{store.User, `groups.type eq "direct" and userName sw "c"`, []string{"u3"}},
 		{store.Group, `displayName eq "admins"`, []string{"g1"}},
 		{store.Group, `displayName sw "u"`, []string{"g2"}},
 		{store.Group, `externalId eq "gx1"`, []string{"g1"}},
@@ -159,6 +188,9 @@ func testQueryFilters(t *testing.T, s store.Store) {
 		{store.Group, `not (members eq "u1")`, []string{"g3"}},
 		{store.Group, `members pr`, []string{"g1", "g2"}},
 		{store.Group, `id eq "u1"`, nil},
+		{store.Group, `members[type eq "User"].value eq "u1"`, []string{"g1", "g2"}},
+		{store.Group, `members[type eq "Group"].value pr`, []string{"g2"}},
+		{store.Group, `members[display eq "bob jones"].value eq "u2"`, []string{"g1"}},
 	}
 	for _, c := range cases {
 		t.Run(string(c.kind)+" "+c.filter, func(t *testing.T) {

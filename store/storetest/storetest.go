@@ -98,6 +98,7 @@ func tests() []testCase {
 		{"QueryFilters", testQueryFilters},
 		{"QuerySort", testQuerySort},
 		{"QueryPaging", testQueryPaging},
+		{"QueryEveryAttribute", testQueryEveryAttribute},
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
 	}
