@@ -40,7 +40,9 @@ func TestLoadAndResolve(t *testing.T) {
 	if a := reg.User.Attribute("id"); a == nil || !a.CaseExact || a.Returned != ReturnedAlways || a.Mutability != MutabilityReadOnly {
 		t.Fatalf("id: %+v", a)
 	}
-	if a := reg.Group.Attribute("displayName"); a.Uniqueness != "server" {
+	// RFC 7643 section 8.7.1: group names may repeat (a tenant's
+	// uniqueness: strict is the store's business, not the schema's).
+	if a := reg.Group.Attribute("displayName"); a.Uniqueness != "none" {
 		t.Fatalf("group displayName uniqueness: %q", a.Uniqueness)
 	}
 	if reg.User.Attribute("password").Returned != ReturnedNever {

@@ -98,8 +98,14 @@ func TestGroupMembership(t *testing.T) {
 		t.Errorf("members eq removed member: %v", ids)
 	}
 
-	// Duplicate displayName → 409; deleting a member user drops its membership.
-	h.scimError(h.do("POST", "/Groups", map[string]any{"schemas": []string{schemas.GroupURN}, "displayName": "eng"}), http.StatusConflict, "uniqueness")
+	// A duplicate displayName is allowed (RFC 7643; the store's strict
+	// uniqueness is covered by storetest) and a filter finds both.
+	dup := h.must(http.StatusCreated, h.do("POST", "/Groups", map[string]any{"schemas": []string{schemas.GroupURN}, "displayName": "eng"}))
+	if ids, _ := h.listIDs("/Groups?filter=" + q(`displayName eq "ENG"`)); len(ids) != 2 {
+		t.Errorf("displayName eq ENG: %v, want both groups", ids)
+	}
+	h.must(http.StatusNoContent, h.do("DELETE", "/Groups/"+dup.body["id"].(string), nil))
+	// Deleting a member user drops its membership.
 	h.must(http.StatusNoContent, h.do("DELETE", "/Users/"+users[2], nil))
 	if got := memberIDs(t, h, gid); len(got) != 1 || got[0] != users[3] {
 		t.Errorf("after user delete %v", got)

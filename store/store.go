@@ -6,8 +6,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/scimbridge/scimbridge/store/query"
@@ -17,8 +21,9 @@ import (
 var (
 	// ErrNotFound: no such resource (or state key) in this tenant.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a uniqueness rule was violated (userName, group displayName,
-	// externalId within a kind, or an id that already exists).
+	// ErrConflict: a uniqueness rule was violated (userName, an id that
+	// already exists, and in strict tenants group displayName or externalId
+	// within a kind).
 	ErrConflict = errors.New("conflict")
 	// ErrPrecondition: an expected version did not match (If-Match, state CAS).
 	ErrPrecondition = errors.New("precondition failed")
@@ -36,6 +41,59 @@ func (e *ConflictError) Error() string { return "conflict: " + e.Attribute + " i
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Uniqueness rules. Every tenant keeps userName unique (case-insensitively)
+// and ids unique across kinds. RFC 7643 makes no other attribute unique:
+// externalId and a group's displayName may repeat. A tenant configured with
+// `uniqueness: strict` also keeps externalId unique per kind (case-exact) and
+// group displayName unique (case-insensitively); backends take the strict
+// tenants as an Open option and enforce them as atomically as userName.
+
+// Duplicate is a value that several resources of a tenant share although a
+// strict uniqueness rule forbids it.
+type Duplicate struct {
+	Tenant    string
+	Kind      Kind
+	Attribute string   // "displayName" or "externalId"
+	Value     string   // as stored by one of them (displayName is compared case-insensitively)
+	IDs       []string // sorted
+}
+
+// UniquenessError is returned by a backend's Open when a tenant to be
+// opened with strict uniqueness already holds duplicates. It lists every
+// one of them, so that an operator can fix them (or keep the tenant at the
+// RFC 7643 rules).
+type UniquenessError struct {
+	Duplicates []Duplicate // ordered by tenant, kind, attribute, value
+}
+
+// maxListedDuplicates bounds the duplicates Error spells out.
+const maxListedDuplicates = 100
+
+func (e *UniquenessError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "uniqueness: strict cannot be enforced: %d value(s) are each held by several resources "+
+		"(rename or remove them, or remove uniqueness: strict from the tenant's configuration):", len(e.Duplicates))
+	for i, d := range e.Duplicates {
+		if i == maxListedDuplicates {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(e.Duplicates)-i)
+			break
+		}
+		fmt.Fprintf(&b, "\n  tenant %q: %s %s %q is shared by ids %s", d.Tenant, d.Kind, d.Attribute, d.Value, strings.Join(d.IDs, ", "))
+	}
+	return b.String()
+}
+
+// SortDuplicates orders ds (and each one's IDs) as UniquenessError lists them.
+func SortDuplicates(ds []Duplicate) {
+	for i := range ds {
+		slices.Sort(ds[i].IDs)
+	}
+	slices.SortFunc(ds, func(a, b Duplicate) int {
+		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Kind, b.Kind),
+			cmp.Compare(a.Attribute, b.Attribute), cmp.Compare(a.Value, b.Value))
+	})
+}
 
 // Kind is a resource type name.
 type Kind string

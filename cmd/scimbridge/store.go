@@ -15,7 +15,9 @@ import (
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
-// openStore creates the data directory and opens the configured store.
+// openStore creates the data directory and opens the configured store, with
+// the tenants configured with uniqueness: strict strict (the open fails,
+// listing them, when such a tenant holds duplicates).
 func openStore(ctx context.Context, cfg *config.Config, reg *schemas.Registry) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -25,7 +27,8 @@ func openStore(ctx context.Context, cfg *config.Config, reg *schemas.Registry) (
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
 			return nil, fmt.Errorf("create store directory: %w", err)
 		}
-		st, err := sqlite.Open(ctx, cfg.Store.Path, sqlite.WithSchemas(reg))
+		st, err := sqlite.Open(ctx, cfg.Store.Path, sqlite.WithSchemas(reg),
+			sqlite.WithStrictUniqueness(cfg.StrictTenants()...))
 		if err != nil {
 			return nil, err
 		}
@@ -44,7 +47,8 @@ func openMongo(ctx context.Context, cfg *config.Config, reg *schemas.Registry) (
 	deadline := time.Now().Add(cfg.Store.ConnectRetry)
 	wait := time.Second
 	for {
-		st, err := mongo.Open(ctx, cfg.Store.URI, cfg.Store.Database, mongo.WithSchemas(reg))
+		st, err := mongo.Open(ctx, cfg.Store.URI, cfg.Store.Database, mongo.WithSchemas(reg),
+			mongo.WithStrictUniqueness(cfg.StrictTenants()...))
 		if err == nil {
 			return st, nil
 		}

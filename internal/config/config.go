@@ -110,6 +110,28 @@ type Tenant struct {
 	// EntraJWT, if set, also admits bearer JWTs issued by Microsoft Entra
 	// ID (meant for testing; prefer OAuth clients or tokens).
 	EntraJWT *EntraJWT `yaml:"entraJWT"`
+	// Uniqueness is the tenant's uniqueness rules: "rfc7643" (the default,
+	// also when empty: only userName is unique) or "strict" (externalId per
+	// resource type and group displayName are unique too).
+	Uniqueness string `yaml:"uniqueness"`
+}
+
+// The values of tenants[].uniqueness.
+const (
+	UniquenessRFC7643 = "rfc7643"
+	UniquenessStrict  = "strict"
+)
+
+// StrictTenants returns the names of the tenants with uniqueness: strict,
+// in configuration order.
+func (c *Config) StrictTenants() []string {
+	var out []string
+	for _, t := range c.Tenants {
+		if t.Uniqueness == UniquenessStrict {
+			out = append(out, t.Name)
+		}
+	}
+	return out
 }
 
 // OAuth configures a tenant's OAuth 2.0 client-credentials grant.

@@ -104,6 +104,9 @@ func TestLoadFull(t *testing.T) {
 	if c.Bulk != (Bulk{MaxOperations: 50, MaxPayloadBytes: 2 << 20}) {
 		t.Errorf("bulk = %+v", c.Bulk)
 	}
+	if got := c.StrictTenants(); !slices.Equal(got, []string{"acme"}) {
+		t.Errorf("strict tenants = %v, want [acme]", got)
+	}
 
 	// OAuth clients: secrets resolved into hashes, lifetime defaulted.
 	def := c.Tenant("default")
@@ -167,6 +170,10 @@ var badFiles = map[string][]string{
 		`maxResults: 10001 must be between 1 and 10000`,
 		`log.level: "loud" must be one of debug, info, warn, error`,
 		`log.format: "xml" must be text or json`,
+	},
+	"uniqueness.bad.yaml": {
+		`tenants[0].uniqueness: "unique" must be rfc7643 or strict`,
+		`tenants[1].uniqueness: "Strict" must be rfc7643 or strict`,
 	},
 	"tenants.bad.yaml": {
 		`tenants[0].name: "Acme" must be lowercase`,

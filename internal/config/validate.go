@@ -110,6 +110,11 @@ func (c *Config) problems() []string {
 		if t.EntraJWT != nil {
 			p = append(p, entraJWTProblems(field+".entraJWT", t.EntraJWT)...)
 		}
+		switch t.Uniqueness {
+		case "", UniquenessRFC7643, UniquenessStrict:
+		default:
+			add("%s.uniqueness: %q must be %s or %s", field, t.Uniqueness, UniquenessRFC7643, UniquenessStrict)
+		}
 	}
 	for i, s := range c.Schemas {
 		field := fmt.Sprintf("schemas[%d]", i)

@@ -51,7 +51,7 @@ func TestGroup200kMembers(t *testing.T) {
 		ids[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
 		h := &head{Key: rkey("t", ids[i]), T: "t", ID: ids[i], K: string(store.User), V: 1, Inc: newInc(),
 			C: now, M: now, O: int64(i + 1), Doc: fmt.Sprintf(`{"userName":%q}`, ids[i])}
-		h.setShadows(map[string]any{"userName": ids[i]})
+		h.setShadows(map[string]any{"userName": ids[i]}, false)
 		docs = append(docs, h)
 	}
 	for chunk := range slices.Chunk(docs, 5000) {

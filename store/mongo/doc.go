@@ -8,10 +8,11 @@
 // Each resource is one "head" document in the resources collection, keyed by
 // (tenant, id). Attrs are stored as JSON text; the indexed attributes are
 // copied into lower-cased shadow fields (un, dn, em, ext, act, c, m).
-// Uniqueness (userName, group displayName, externalId per kind) is enforced
-// by unique indexes on always-present key fields: a resource without the
-// attribute stores a per-resource dummy of another BSON type, so no partial
-// or sparse index is needed. Group memberships are one document per
+// Uniqueness (userName; group displayName and externalId per kind in
+// tenants with strict uniqueness) is enforced by unique indexes on
+// always-present key fields: a resource without the attribute, or outside a
+// strict tenant for the strict keys, stores a per-resource dummy of another
+// BSON type, so no partial or sparse index is needed (see uniqueness.go). Group memberships are one document per
 // (tenant, group, member) in the members collection; no document grows with
 // membership.
 //

@@ -69,24 +69,23 @@ func (h *head) resource() (store.Resource, error) {
 	return r, nil
 }
 
-// setShadows fills the shadow and unique-key fields from attrs.
-func (h *head) setShadows(attrs map[string]any) {
+// setShadows fills the shadow and unique-key fields from attrs. The keys of
+// group displayName and externalId hold their values only when strict (the
+// tenant has strict uniqueness); otherwise they get the per-resource dummy,
+// as when the attribute is absent, and never collide.
+func (h *head) setShadows(attrs map[string]any, strict bool) {
 	h.UN, h.DN, h.Ext, h.Act, h.Em, h.Disp = nil, nil, nil, nil, nil, ""
-	none := bson.D{{Key: "none", Value: h.Key}}
-	h.XU, h.XG, h.XE = none, none, none
+	h.XU = h.noKey()
 	if v, ok := attrs["externalId"].(string); ok {
 		h.Ext = &v
-		h.XE = h.K + ":" + v
 	}
 	dn, hasDN := attrs["displayName"].(string)
 	if hasDN {
 		l := strings.ToLower(dn)
 		h.DN = &l
 		h.Disp = dn
-		if h.K == string(store.Group) {
-			h.XG = l
-		}
 	}
+	h.XG, h.XE = h.strictKeys(strict)
 	if h.K != string(store.User) {
 		return
 	}
@@ -110,6 +109,27 @@ func (h *head) setShadows(attrs map[string]any) {
 			}
 		}
 	}
+}
+
+// noKey is the dummy unique key of a resource that holds no value for it:
+// unique per resource, and of another BSON type than the real keys.
+func (h *head) noKey() any { return bson.D{{Key: "none", Value: h.Key}} }
+
+// strictKeys returns the xg and xe keys for h's shadows: the group
+// displayName (lower-cased) and kind:externalId when strict, dummies
+// otherwise or where the attribute is absent.
+func (h *head) strictKeys(strict bool) (xg, xe any) {
+	xg, xe = h.noKey(), h.noKey()
+	if !strict {
+		return xg, xe
+	}
+	if h.DN != nil && h.K == string(store.Group) {
+		xg = *h.DN
+	}
+	if h.Ext != nil {
+		xe = h.K + ":" + *h.Ext
+	}
+	return xg, xe
 }
 
 func newInc() string {

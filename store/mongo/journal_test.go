@@ -54,98 +54,115 @@ func TestJournalFaultInjection(t *testing.T) {
 		{"delete", func(s *Store) error { return s.Delete(ctx, gref, 0) },
 			store.Change{Kind: store.Group, ID: "g", Op: store.OpDelete, Version: 2}},
 	}
-	for _, op := range ops {
-		for _, step := range []string{"claimed", "written", "members", "journaled"} {
-			if op.name == "create" && step == "claimed" {
-				continue // creates take no claim
-			}
-			t.Run(op.name+"/"+step, func(t *testing.T) {
-				uri, db := testmongo.DB(t)
-				var armed atomic.Bool
-				s1, err := Open(ctx, uri, db, WithLease(lease), withoutRecoverer(), WithFaultHook(func(s string) error {
-					if armed.Load() && s == step {
-						return errKilled
-					}
-					return nil
-				}))
-				if err != nil {
-					t.Fatal(err)
+	// Both uniqueness modes: with strict uniqueness the group's name is a
+	// unique key too, which a recovered write must hold or free.
+	for _, mode := range []string{"rfc7643", "strict"} {
+		var strict []string
+		if mode == "strict" {
+			strict = []string{"t"}
+		}
+		for _, op := range ops {
+			for _, step := range []string{"claimed", "written", "members", "journaled"} {
+				if op.name == "create" && step == "claimed" {
+					continue // creates take no claim
 				}
-				defer s1.Close()
-				for _, id := range []string{"u1", "u2"} {
-					if _, err := s1.Create(ctx, u(id), nil); err != nil {
+				t.Run(mode+"/"+op.name+"/"+step, func(t *testing.T) {
+					uri, db := testmongo.DB(t)
+					var armed atomic.Bool
+					s1, err := Open(ctx, uri, db, WithStrictUniqueness(strict...), WithLease(lease), withoutRecoverer(), WithFaultHook(func(s string) error {
+						if armed.Load() && s == step {
+							return errKilled
+						}
+						return nil
+					}))
+					if err != nil {
 						t.Fatal(err)
 					}
-				}
-				if _, err := s1.Create(ctx, store.Resource{Ref: gref, Attrs: map[string]any{"displayName": "G"}}, []store.Member{{Value: "u1"}}); err != nil {
-					t.Fatal(err)
-				}
-				before, _ := s1.Changes(ctx, "t", 0, 0)
-				armed.Store(true)
-				if err := op.do(s1); !errors.Is(err, errKilled) {
-					t.Fatalf("write: %v, want the injected fault", err)
-				}
-				s1.Close() // the process dies
+					defer s1.Close()
+					for _, id := range []string{"u1", "u2"} {
+						if _, err := s1.Create(ctx, u(id), nil); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if _, err := s1.Create(ctx, store.Resource{Ref: gref, Attrs: map[string]any{"displayName": "G"}}, []store.Member{{Value: "u1"}}); err != nil {
+						t.Fatal(err)
+					}
+					before, _ := s1.Changes(ctx, "t", 0, 0)
+					armed.Store(true)
+					if err := op.do(s1); !errors.Is(err, errKilled) {
+						t.Fatalf("write: %v, want the injected fault", err)
+					}
+					s1.Close() // the process dies
 
-				s2, err := Open(ctx, uri, db, WithLease(lease), withoutRecoverer())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s2.Close()
-				time.Sleep(lease + 20*time.Millisecond)
-				if err := s2.Recover(ctx); err != nil {
-					t.Fatal(err)
-				}
-				// Recovery is idempotent.
-				if err := s2.Recover(ctx); err != nil {
-					t.Fatal(err)
-				}
-				all, err := s2.Changes(ctx, "t", 0, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkJournal(t, all)
-				committed := step != "claimed"
-				got := all[len(before):]
-				if !committed {
-					if len(got) != 0 {
-						t.Fatalf("uncommitted write journaled: %+v", got)
+					s2, err := Open(ctx, uri, db, WithStrictUniqueness(strict...), WithLease(lease), withoutRecoverer())
+					if err != nil {
+						t.Fatal(err)
 					}
-					// The abandoned claim does not block the next writer.
-					if err := op.do(s2); err != nil {
-						t.Fatalf("write after recovery: %v", err)
+					defer s2.Close()
+					time.Sleep(lease + 20*time.Millisecond)
+					if err := s2.Recover(ctx); err != nil {
+						t.Fatal(err)
 					}
-					all, _ = s2.Changes(ctx, "t", 0, 0)
+					// Recovery is idempotent.
+					if err := s2.Recover(ctx); err != nil {
+						t.Fatal(err)
+					}
+					all, err := s2.Changes(ctx, "t", 0, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
 					checkJournal(t, all)
-					got = all[len(before):]
-				}
-				if len(got) != 1 {
-					t.Fatalf("journal after recovery: %+v, want one entry", got)
-				}
-				c, w := got[0], op.want
-				if c.Kind != w.Kind || c.ID != w.ID || c.Op != w.Op || c.Version != w.Version ||
-					!slices.Equal(c.Added, w.Added) || !slices.Equal(c.Removed, w.Removed) {
-					t.Fatalf("entry %+v, want %+v", c, w)
-				}
-				// The membership delta converged and nothing is left pending.
-				switch op.name {
-				case "update":
-					ms, err := s2.Members(ctx, gref, "", 0)
-					if err != nil || len(ms) != 1 || ms[0].Value != "u2" {
-						t.Fatalf("members %v %v", ms, err)
+					committed := step != "claimed"
+					got := all[len(before):]
+					if !committed {
+						if len(got) != 0 {
+							t.Fatalf("uncommitted write journaled: %+v", got)
+						}
+						// The abandoned claim does not block the next writer.
+						if err := op.do(s2); err != nil {
+							t.Fatalf("write after recovery: %v", err)
+						}
+						all, _ = s2.Changes(ctx, "t", 0, 0)
+						checkJournal(t, all)
+						got = all[len(before):]
 					}
-				case "delete":
-					if mo, err := s2.MemberOf(ctx, store.Ref{Tenant: "t", Kind: store.User, ID: "u1"}); err != nil || len(mo) != 0 {
-						t.Fatalf("memberships of u1 after group delete: %v %v", mo, err)
+					if len(got) != 1 {
+						t.Fatalf("journal after recovery: %+v, want one entry", got)
 					}
-					if _, err := s2.Create(ctx, store.Resource{Ref: gref, Attrs: map[string]any{"displayName": "G"}}, nil); err != nil {
-						t.Fatalf("re-create after recovered delete: %v", err)
+					c, w := got[0], op.want
+					if c.Kind != w.Kind || c.ID != w.ID || c.Op != w.Op || c.Version != w.Version ||
+						!slices.Equal(c.Added, w.Added) || !slices.Equal(c.Removed, w.Removed) {
+						t.Fatalf("entry %+v, want %+v", c, w)
 					}
-				}
-				if n, err := s2.res.CountDocuments(ctx, map[string]any{"pj": true}); err != nil || n != 0 {
-					t.Fatalf("%d heads still pending (%v)", n, err)
-				}
-			})
+					// The membership delta converged and nothing is left pending.
+					switch op.name {
+					case "create":
+						// The recovered create holds its name where names are unique.
+						_, err := s2.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group, ID: "g3"},
+							Attrs: map[string]any{"displayName": "g2"}}, nil)
+						if mode == "strict" && !errors.Is(err, store.ErrConflict) {
+							t.Fatalf("create of a recovered create's name in a strict tenant: %v, want a conflict", err)
+						} else if mode != "strict" && err != nil {
+							t.Fatalf("create of a recovered create's name: %v", err)
+						}
+					case "update":
+						ms, err := s2.Members(ctx, gref, "", 0)
+						if err != nil || len(ms) != 1 || ms[0].Value != "u2" {
+							t.Fatalf("members %v %v", ms, err)
+						}
+					case "delete":
+						if mo, err := s2.MemberOf(ctx, store.Ref{Tenant: "t", Kind: store.User, ID: "u1"}); err != nil || len(mo) != 0 {
+							t.Fatalf("memberships of u1 after group delete: %v %v", mo, err)
+						}
+						if _, err := s2.Create(ctx, store.Resource{Ref: gref, Attrs: map[string]any{"displayName": "G"}}, nil); err != nil {
+							t.Fatalf("re-create after recovered delete: %v", err)
+						}
+					}
+					if n, err := s2.res.CountDocuments(ctx, map[string]any{"pj": true}); err != nil || n != 0 {
+						t.Fatalf("%d heads still pending (%v)", n, err)
+					}
+				})
+			}
 		}
 	}
 }

@@ -35,8 +35,9 @@ type Store struct {
 	now    func() time.Time
 	lease  time.Duration
 	fault  func(step string) error
-	ferret bool // the server is FerretDB: filter heads by _id only
-	noTTL  bool // the server has no TTL indexes: sweepClaims removes old claims
+	ferret bool            // the server is FerretDB: filter heads by _id only
+	strict map[string]bool // tenants with strict uniqueness (read-only after Open)
+	noTTL  bool            // the server has no TTL indexes: sweepClaims removes old claims
 
 	seqMu sync.Mutex
 	seqs  map[string]*tenantSeq
@@ -67,6 +68,7 @@ type options0 struct {
 	fault       func(step string) error
 	client      *options.ClientOptions
 	noRecoverer bool
+	strict      []string
 }
 
 // WithTimeout sets the connect and server-selection timeout (default 10s).
@@ -90,6 +92,15 @@ func WithClientOptions(c *options.ClientOptions) Option { return func(o *options
 // write ("claimed", "written", "members", "journaled"); if it returns an
 // error the write stops there and returns it, as if the process had died.
 func WithFaultHook(hook func(step string) error) Option { return func(o *options0) { o.fault = hook } }
+
+// WithStrictUniqueness names the tenants that keep externalId (per kind)
+// and group displayName unique besides userName (`uniqueness: strict`); the
+// others follow RFC 7643, where only userName is. Every replica must pass
+// the same tenants. Open fails with a *store.UniquenessError listing them
+// when such a tenant already holds duplicates (see uniqueness.go).
+func WithStrictUniqueness(tenants ...string) Option {
+	return func(o *options0) { o.strict = append(o.strict, tenants...) }
+}
 
 // withoutRecoverer disables the background recovery loop (tests).
 func withoutRecoverer() Option { return func(o *options0) { o.noRecoverer = true } }
@@ -147,6 +158,7 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 		lease:  o.lease,
 		fault:  o.fault,
 		seqs:   map[string]*tenantSeq{},
+		strict: map[string]bool{},
 		closed: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -173,6 +185,14 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 	if err := s.recoverStale(octx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("open mongo: recover: %w", describe(err))
+	}
+	for _, t := range o.strict {
+		s.strict[t] = true
+	}
+	// Not bound by octx: it reads every resource of the strict tenants.
+	if err := s.setStrict(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("open mongo: %w", describe(err))
 	}
 	if o.noRecoverer {
 		close(s.done)
@@ -299,6 +319,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.res, "res_lastmodified", k("t", "k", "m"), false, 0},
 		{s.res, "res_displayname", k("t", "k", "dn"), false, 0},
 		{s.res, "res_email", k("t", "em"), false, 0},
+		// externalId filters: xe holds the value in strict tenants only.
+		{s.res, "res_ext", k("t", "k", "ext"), false, 0},
 		{s.res, "res_pending", k("pj"), false, 0},
 		{s.mem, "mem_group_member", k("t", "g", "m"), true, 0},
 		{s.mem, "mem_member", k("t", "m"), false, 0},

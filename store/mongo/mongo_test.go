@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 func newStore(t testing.TB) *mongo.Store {
 	t.Helper()
 	uri, db := testmongo.DB(t)
-	s, err := mongo.Open(context.Background(), uri, db)
+	s, err := mongo.Open(context.Background(), uri, db, mongo.WithStrictUniqueness(storetest.StrictTenant))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,4 +41,13 @@ func TestStore(t *testing.T) {
 
 func TestConcurrency(t *testing.T) {
 	storetest.RunConcurrencyTests(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestStrictOpen(t *testing.T) {
+	storetest.RunStrictOpenTests(t, func(t *testing.T) storetest.Opener {
+		uri, db := testmongo.DB(t)
+		return func(ctx context.Context, strict ...string) (store.Store, error) {
+			return mongo.Open(ctx, uri, db, mongo.WithStrictUniqueness(strict...))
+		}
+	})
 }

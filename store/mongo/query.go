@@ -165,8 +165,6 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 	case t.Op == query.Eq && t.Field == query.FieldUserName && kind == store.User:
 		// The unique index (t, xu): an index lookup.
 		return bson.D{{Key: "xu", Value: v}}, nil
-	case t.Op == query.Eq && t.Field == query.FieldExternalID:
-		return bson.D{{Key: "xe", Value: string(kind) + ":" + v}}, nil
 	case t.Op == query.Eq:
 		return bson.D{{Key: field, Value: v}}, nil
 	case v == "":

@@ -54,7 +54,7 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 		C: r.Created.UnixNano(), M: r.LastModified.UnixNano(), O: math.MaxInt64, Doc: string(doc),
 		PJ: true, Pend: &pending{Op: string(store.OpCreate), V: r.Version, At: now.UnixNano(), Add: add},
 	}
-	h.setShadows(r.Attrs)
+	h.setShadows(r.Attrs, s.strict[r.Tenant])
 	for attempt := 0; ; attempt++ {
 		_, err = s.res.InsertOne(ctx, h)
 		if err == nil {
@@ -291,7 +291,7 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		nh := *h
 		nh.V, nh.M, nh.Doc, nh.PJ = h.V+1, now.UnixNano(), string(doc), true
 		nh.Pend = &pending{Op: string(store.OpUpdate), V: nh.V, At: now.UnixNano(), Add: add, Rm: rm}
-		nh.setShadows(r.Attrs)
+		nh.setShadows(r.Attrs, s.strict[r.Tenant])
 		res, err := s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &nh)
 		if err != nil {
 			s.release(ctx, h, nh.V)
@@ -489,7 +489,7 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 		nh := *h
 		nh.V, nh.Del, nh.PJ = h.V+1, true, true
 		nh.Pend = &pending{Op: string(store.OpDelete), V: nh.V, At: now.UnixNano()}
-		nh.setShadows(nil) // frees userName, displayName and externalId at once
+		nh.setShadows(nil, false) // frees userName, displayName and externalId at once
 		res, err := s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &nh)
 		if err != nil {
 			s.release(ctx, h, nh.V)

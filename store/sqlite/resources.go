@@ -18,11 +18,21 @@ import (
 const (
 	qGet = `SELECT kind, version, created, last_modified, doc FROM resources WHERE tenant = ? AND id = ?`
 
+	// The strict_* columns copy externalId and a group's displayName in
+	// strict tenants only (see migrations/0002_uniqueness.sql): the
+	// statements look the tenant up in strict_tenants themselves, so that
+	// the partial unique indexes enforce the rules inside the write.
 	qInsertResource = `INSERT INTO resources (tenant, id, kind, version, created, last_modified,
-		external_id, user_name_lc, display_name_lc, display, active, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpdateResource = `UPDATE resources SET version = ?, last_modified = ?, external_id = ?, user_name_lc = ?,
-		display_name_lc = ?, display = ?, active = ?, doc = ? WHERE tenant = ? AND id = ?`
+		external_id, user_name_lc, display_name_lc, display, active, doc,
+		strict_external_id, strict_display_name)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+		iif(EXISTS (SELECT 1 FROM strict_tenants WHERE tenant = ?1), ?7, NULL),
+		iif(?3 = 'Group' AND EXISTS (SELECT 1 FROM strict_tenants WHERE tenant = ?1), ?9, NULL))`
+	qUpdateResource = `UPDATE resources SET version = ?1, last_modified = ?2, external_id = ?3, user_name_lc = ?4,
+		display_name_lc = ?5, display = ?6, active = ?7, doc = ?8,
+		strict_external_id = iif(EXISTS (SELECT 1 FROM strict_tenants WHERE tenant = ?9), ?3, NULL),
+		strict_display_name = iif(kind = 'Group' AND EXISTS (SELECT 1 FROM strict_tenants WHERE tenant = ?9), ?5, NULL)
+		WHERE tenant = ?9 AND id = ?10`
 	qUpdateDoc      = `UPDATE resources SET version = ?, last_modified = ?, doc = ? WHERE tenant = ? AND id = ?`
 	qTouchResource  = `UPDATE resources SET version = ?, last_modified = ? WHERE tenant = ? AND id = ?`
 	qDeleteResource = `DELETE FROM resources WHERE tenant = ? AND id = ?`

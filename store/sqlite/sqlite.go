@@ -12,8 +12,9 @@
 //
 // Attributes are stored as JSON; the indexed attributes (userName, displayName,
 // externalId, emails.value, active, timestamps) are kept in lower-cased shadow
-// columns and tables with indexes. Uniqueness is enforced by unique indexes,
-// never by check-then-insert. Filters are planned with query.Plan and pushed
+// columns and tables with indexes. Uniqueness is enforced by unique indexes
+// (partial ones for the strict tenants' rules, see uniqueness.go), never by
+// check-then-insert. Filters are planned with query.Plan and pushed
 // down to those indexes; the rest is evaluated with query.Match over the
 // candidates.
 package sqlite
@@ -83,6 +84,7 @@ type options struct {
 	busyTimeout time.Duration
 	reg         *schemas.Registry
 	now         func() time.Time
+	strict      []string
 }
 
 // WithReaders sets the size of the read connection pool (default: max(4,
@@ -99,6 +101,16 @@ func WithSchemas(reg *schemas.Registry) Option { return func(o *options) { o.reg
 
 // WithClock sets the clock for timestamps (default time.Now).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithStrictUniqueness names the tenants that keep externalId (per kind)
+// and group displayName unique besides userName (`uniqueness: strict`); the
+// others follow RFC 7643, where only userName is. The set is stored in the
+// database, so every process opening it must pass the same one. Open fails
+// with a *store.UniquenessError listing them when a tenant that was not
+// strict before already holds duplicates.
+func WithStrictUniqueness(tenants ...string) Option {
+	return func(o *options) { o.strict = append(o.strict, tenants...) }
+}
 
 // Open opens (creating if needed) the database file at path and migrates its
 // schema.
@@ -148,6 +160,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, openError(path, err)
+	}
+	if err := s.setStrict(ctx, o.strict); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	if err := s.prepareWrites(ctx); err != nil {
 		s.Close()
@@ -436,9 +452,9 @@ func mapErr(err error) error {
 			switch {
 			case strings.Contains(msg, "user_name_lc"):
 				return &store.ConflictError{Attribute: "userName"}
-			case strings.Contains(msg, "display_name_lc"):
+			case strings.Contains(msg, "display_name"): // strict_display_name
 				return &store.ConflictError{Attribute: "displayName"}
-			case strings.Contains(msg, "external_id"):
+			case strings.Contains(msg, "external_id"): // strict_external_id
 				return &store.ConflictError{Attribute: "externalId"}
 			case strings.Contains(msg, "resources.id"):
 				return &store.ConflictError{Attribute: "id"}

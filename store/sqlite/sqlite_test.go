@@ -12,7 +12,8 @@ import (
 
 func newStore(t testing.TB) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "scim.db"))
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "scim.db"),
+		sqlite.WithStrictUniqueness(storetest.StrictTenant))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,4 +27,13 @@ func TestStore(t *testing.T) {
 
 func TestConcurrency(t *testing.T) {
 	storetest.RunConcurrencyTests(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestStrictOpen(t *testing.T) {
+	storetest.RunStrictOpenTests(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "scim.db")
+		return func(ctx context.Context, strict ...string) (store.Store, error) {
+			return sqlite.Open(ctx, path, sqlite.WithStrictUniqueness(strict...))
+		}
+	})
 }

@@ -18,6 +18,8 @@ func concurrencyTests() []testCase {
 		{"ParallelCreateSameUserName", testParallelCreate},
 		{"IfMatchRace", testIfMatchRace},
 		{"JournalReaderSeesEveryChange", testJournalReader},
+		{"StrictParallelCreates", testStrictParallelCreates},
+		{"StrictParallelRenames", testStrictParallelRenames},
 	}
 }
 

@@ -441,43 +441,6 @@ func testUniqueUserName(t *testing.T, s store.Store) {
 	mustCreate(t, s, newGroup(tenantA, "g1", "bob"))
 }
 
-func testUniqueGroupDisplayName(t *testing.T, s store.Store) {
-	ctx := ctxT(t)
-	mustCreate(t, s, newGroup(tenantA, "g1", "Admins"))
-	_, err := s.Create(ctx, newGroup(tenantA, "g2", "ADMINS"), nil)
-	wantConflict(t, err, "displayName", "Create duplicate group displayName")
-	g3 := mustCreate(t, s, newGroup(tenantA, "g3", "Users"))
-	_, err = s.Update(ctx, g3.Ref, setAttr("displayName", "admins"))
-	wantConflict(t, err, "displayName", "Update to duplicate group displayName")
-	if got := mustGet(t, s, g3.Ref); got.Attrs["displayName"] != "Users" || got.Version != 1 {
-		t.Fatalf("failed update wrote: %v", got.Attrs)
-	}
-	// A user may share a group's displayName.
-	mustCreate(t, s, newUser(tenantA, "u1", "alice", "displayName", "Admins"))
-	// Renaming frees the old name.
-	if _, err := s.Update(ctx, groupRef(tenantA, "g1"), setAttr("displayName", "Root")); err != nil {
-		t.Fatal(err)
-	}
-	mustCreate(t, s, newGroup(tenantA, "g4", "admins"))
-}
-
-func testUniqueExternalID(t *testing.T, s store.Store) {
-	ctx := ctxT(t)
-	mustCreate(t, s, newUser(tenantA, "u1", "alice", "externalId", "ext-1"))
-	_, err := s.Create(ctx, newUser(tenantA, "u2", "bob", "externalId", "ext-1"), nil)
-	wantConflict(t, err, "externalId", "Create duplicate externalId")
-	// externalId is case-exact and unique per kind only.
-	mustCreate(t, s, newUser(tenantA, "u3", "carol", "externalId", "EXT-1"))
-	mustCreate(t, s, newGroup(tenantA, "g1", "G1", "externalId", "ext-1"))
-	_, err = s.Create(ctx, newGroup(tenantA, "g2", "G2", "externalId", "ext-1"), nil)
-	wantConflict(t, err, "externalId", "Create duplicate group externalId")
-	// Several resources without externalId are fine.
-	mustCreate(t, s, newUser(tenantA, "u4", "dave"))
-	mustCreate(t, s, newUser(tenantA, "u5", "eve"))
-	_, err = s.Update(ctx, userRef(tenantA, "u4"), setAttr("externalId", "EXT-1"))
-	wantConflict(t, err, "externalId", "Update to duplicate externalId")
-}
-
 func testDuplicateID(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	mustCreate(t, s, newUser(tenantA, "same", "alice"))

@@ -32,13 +32,15 @@ type testCase struct {
 }
 
 // RunTests runs the behaviour suite, each subtest on a fresh, empty store
-// from newStore (which should close it with t.Cleanup).
+// from newStore (which should close it with t.Cleanup). The store must treat
+// StrictTenant with strict uniqueness and every other tenant with RFC 7643
+// uniqueness.
 func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, tests())
 }
 
 // RunConcurrencyTests runs the concurrency suite, each subtest on a fresh,
-// empty store from newStore.
+// empty store from newStore (StrictTenant strict, as for RunTests).
 func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, concurrencyTests())
 }
@@ -81,8 +83,10 @@ func tests() []testCase {
 		{"DeleteIfVersion", testDeleteIfVersion},
 		{"TenantIsolation", testTenantIsolation},
 		{"UniqueUserName", testUniqueUserName},
-		{"UniqueGroupDisplayName", testUniqueGroupDisplayName},
-		{"UniqueExternalID", testUniqueExternalID},
+		{"GroupDisplayNameNotUnique", testGroupDisplayNameNotUnique},
+		{"ExternalIDNotUnique", testExternalIDNotUnique},
+		{"StrictGroupDisplayName", testStrictGroupDisplayName},
+		{"StrictExternalID", testStrictExternalID},
 		{"DuplicateID", testDuplicateID},
 		{"Exists", testExists},
 		{"MembersAddRemoveReplace", testMembers},

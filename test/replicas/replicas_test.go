@@ -28,7 +28,9 @@ func TestTwoReplicasOneDatabase(t *testing.T) {
 	reg := loadSchemas(t)
 	uri, db := testmongo.DB(t)
 	open := func() store.Store {
-		st, err := mongo.Open(ctx, uri, db, mongo.WithSchemas(reg))
+		// Strict, so that the workload's racing group creates check that
+		// replicas enforce group displayName uniqueness together too.
+		st, err := mongo.Open(ctx, uri, db, mongo.WithSchemas(reg), mongo.WithStrictUniqueness("default"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +74,7 @@ func TestTwoReplicasOneDatabase(t *testing.T) {
 	ja := checkJournal(t, "MongoDB", ca, w, sa)
 
 	// Baseline: the same workload on one SQLite-backed bridge.
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "scim.db"), sqlite.WithSchemas(reg))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "scim.db"), sqlite.WithSchemas(reg), sqlite.WithStrictUniqueness("default"))
 	if err != nil {
 		t.Fatal(err)
 	}
