@@ -56,7 +56,6 @@ func NewHandler(opts Options) (http.Handler, error) {
 		maxBody:    opts.MaxBodyBytes,
 		maxResults: opts.MaxResults,
 		tenants:    map[string]*tenantAuth{},
-		metrics:    newMetrics(),
 
 		maxBulkOps:     opts.MaxBulkOperations,
 		maxBulkPayload: opts.MaxBulkPayload,
@@ -87,6 +86,12 @@ func NewHandler(opts Options) (http.Handler, error) {
 			return nil, err
 		}
 	}
+
+	names := make([]string, 0, len(s.tenants))
+	for name := range s.tenants {
+		names = append(names, name)
+	}
+	s.metrics = newMetrics(names, opts.MetricsTokenHash)
 
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz)
