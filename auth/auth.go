@@ -215,6 +215,15 @@ func New(opts Options) (*Authenticator, error) {
 // Has reports whether tenant is served.
 func (a *Authenticator) Has(tenant string) bool { return a.tenants[tenant] != nil }
 
+// Tenants returns the names of the served tenants, in no particular order.
+func (a *Authenticator) Tenants() []string {
+	names := make([]string, 0, len(a.tenants))
+	for name := range a.tenants {
+		names = append(names, name)
+	}
+	return names
+}
+
 // Authenticate admits r for tenant only with one of that tenant's bearer
 // tokens: a static or stored token (compared as SHA-256 hashes in constant
 // time), an OAuth access token issued by the tenant's token endpoint, or, if

@@ -58,7 +58,6 @@ func NewHandler(opts Options) (http.Handler, error) {
 		maxBody:    opts.MaxBodyBytes,
 		maxResults: opts.MaxResults,
 		auth:       opts.Auth,
-		metrics:    newMetrics(),
 
 		maxBulkOps:     opts.MaxBulkOperations,
 		maxBulkPayload: opts.MaxBulkPayload,
@@ -88,6 +87,8 @@ func NewHandler(opts Options) (http.Handler, error) {
 		}
 		s.auth = a
 	}
+
+	s.metrics = newMetrics(s.auth.Tenants(), opts.MetricsTokenHash)
 
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz)

@@ -41,4 +41,7 @@ type Options struct {
 	// MaxBulkPayload caps the body of one POST /Bulk request in bytes
 	// (bulk.maxPayloadSize; 413 beyond). Default 1 MiB.
 	MaxBulkPayload int64
+	// MetricsTokenHash, if set, is the SHA-256 of the bearer token that
+	// /metrics requires (metrics.token). Nil: /metrics is open.
+	MetricsTokenHash *[32]byte
 }

@@ -23,7 +23,7 @@ Usage:
   scimbridge token hash < SECRET
   scimbridge export [--config FILE] [--data-dir DIR] [--tenant T | --all-tenants] [--out FILE|-]
   scimbridge import [--config FILE] [--data-dir DIR] [--in FILE|-] [--tenant-map OLD=NEW] [--skip-existing]
-  scimbridge healthcheck [--url URL]
+  scimbridge healthcheck [--config FILE | --url URL]
   scimbridge version
   scimbridge help [COMMAND]
 

@@ -67,10 +67,22 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MaxResults:        cfg.MaxResults,
 		MaxBulkOperations: cfg.Bulk.MaxOperations,
 		MaxBulkPayload:    cfg.Bulk.MaxPayloadBytes,
+		MetricsTokenHash:  cfg.MetricsTokenHash(),
 	})
 	if err != nil {
 		return fmt.Errorf("build handler: %w", err)
 	}
+
+	tlsConfig, stopTLS, err := startTLS(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTLS()
+	stopDebug, err := startDebug(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
@@ -94,10 +106,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "store", cfg.Store.Type, "tenants", len(tenants))
+	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme(cfg), "store", cfg.Store.Type, "tenants", len(tenants))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serveOn(srv, ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -186,7 +199,7 @@ func initialToken(ctx context.Context, st store.Store, cfg *config.Config) (stri
 func banner(cfg *config.Config, addr net.Addr, token string) string {
 	base := cfg.BaseURL
 	if base == "" {
-		base = "http://" + dialAddr(addr)
+		base = scheme(cfg) + "://" + dialAddr(addr)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "scimbridge is listening on %s\n", addr)

@@ -56,6 +56,12 @@ type Config struct {
 	Schemas []Schema `yaml:"schemas"`
 	// Bulk limits POST /Bulk requests.
 	Bulk Bulk `yaml:"bulk"`
+	// TLS, when set, makes serve speak HTTPS (serving.go).
+	TLS TLS `yaml:"tls"`
+	// Metrics configures /metrics.
+	Metrics Metrics `yaml:"metrics"`
+	// Debug configures the opt-in pprof listener.
+	Debug Debug `yaml:"debug"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
@@ -255,6 +261,7 @@ func Default() *Config {
 		MaxResults:   DefaultMaxResults,
 		Log:          Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Bulk:         Bulk{MaxOperations: DefaultBulkMaxOperations, MaxPayloadBytes: DefaultBulkMaxPayloadBytes},
+		TLS:          TLS{ReloadInterval: DefaultTLSReloadInterval},
 	}
 }
 

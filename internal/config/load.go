@@ -137,6 +137,14 @@ func yamlKeyPrefix(typ string) (string, bool) {
 		return "tenants[].entraJWT.", true
 	case "config.Bulk":
 		return "bulk.", true
+	case "config.TLS":
+		return "tls.", true
+	case "config.Metrics":
+		return "metrics.", true
+	case "config.MetricsToken":
+		return "metrics.token.", true
+	case "config.Debug":
+		return "debug.", true
 	}
 	return "", false
 }

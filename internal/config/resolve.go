@@ -56,6 +56,7 @@ func (c *Config) resolve(dir string, env func(string) string) []string {
 		}
 	}
 	p = append(p, c.resolveSchemas(dir)...)
+	p = append(p, c.resolveServing(dir, env)...)
 
 	return p
 }

@@ -131,6 +131,7 @@ func (c *Config) problems() []string {
 	if c.Bulk.MaxPayloadBytes <= 0 {
 		add("bulk.maxPayloadBytes: %d must be greater than 0", c.Bulk.MaxPayloadBytes)
 	}
+	p = append(p, c.servingProblems()...)
 	return p
 }
 

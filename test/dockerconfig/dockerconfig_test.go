@@ -388,17 +388,77 @@ func TestDockerfile(t *testing.T) {
 	if mount := configMount(t, loadCompose(t)); cmd[i+1] != mount {
 		t.Errorf("CMD reads %s but compose mounts the config at %s", cmd[i+1], mount)
 	}
-	env := imageEnv(t, final)
-	if !slices.Contains(find(final, "VOLUME"), instruction{"VOLUME", `["` + env["SCIMBRIDGE_DATA_DIR"] + `"]`}) {
-		t.Errorf("SCIMBRIDGE_DATA_DIR %q is not the image's VOLUME", env["SCIMBRIDGE_DATA_DIR"])
+	// No ENV may shadow the config file: SCIMBRIDGE_* variables override
+	// it, so an image default would silently win over the listen or
+	// dataDir an operator sets in the mounted file.
+	for k := range imageEnv(t, final) {
+		if strings.HasPrefix(k, "SCIMBRIDGE_") {
+			t.Errorf("the image sets ENV %s, which overrides the config file", k)
+		}
+	}
+	// The image ships a default config where CMD reads it.
+	shipped := ""
+	for _, in := range find(final, "COPY") {
+		if f := strings.Fields(in.args); !strings.Contains(in.args, "--from=") && len(f) == 2 && f[1] == cmd[i+1] {
+			shipped = f[0]
+		}
+	}
+	if shipped != "docker/default.yaml" {
+		t.Fatalf("the image does not ship docker/default.yaml at %s, where CMD reads the config (COPY %q)", cmd[i+1], shipped)
+	}
+	cfg, err := config.Load(filepath.Join("..", "..", shipped), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("the shipped config: %v", err)
+	}
+	if !slices.Contains(find(final, "VOLUME"), instruction{"VOLUME", `["` + cfg.DataDir + `"]`}) {
+		t.Errorf("the shipped dataDir %q is not the image's VOLUME", cfg.DataDir)
 	}
 	hcs := find(final, "HEALTHCHECK")
 	if len(hcs) != 1 {
 		t.Fatal("no HEALTHCHECK")
 	}
 	hc := execForm(t, hcs[0])
-	if hc[0] != bin || !strings.Contains(strings.Join(hc, " "), "/readyz") {
-		t.Errorf("HEALTHCHECK %v: want the bridge binary probing /readyz (the image has no shell or curl)", hc)
+	if len(hc) < 2 || hc[0] != bin || hc[1] != "healthcheck" {
+		t.Fatalf("HEALTHCHECK %v: want the bridge binary's healthcheck (the image has no shell or curl)", hc)
+	}
+	// The health check finds the port and scheme in the file serve reads,
+	// never in a hard-coded URL.
+	if j := slices.Index(hc, "--config"); j < 0 || j+1 >= len(hc) || hc[j+1] != cmd[i+1] {
+		t.Errorf("HEALTHCHECK %v: want --config %s, the file CMD serves", hc, cmd[i+1])
+	}
+	if slices.Contains(hc, "--url") {
+		t.Errorf("HEALTHCHECK %v hard-codes a URL", hc)
+	}
+}
+
+// TestShippedConfig loads the config the image ships with no environment:
+// it validates, serves SQLite from the image's volume and listens on every
+// interface (the published port must be reachable from outside).
+func TestShippedConfig(t *testing.T) {
+	cfg, err := config.Load(filepath.Join(dockerDir, "default.yaml"), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("docker/default.yaml: %v", err)
+	}
+	if cfg.Listen != "0.0.0.0:8080" {
+		t.Errorf("listen %q, want 0.0.0.0:8080", cfg.Listen)
+	}
+	if cfg.DataDir != "/data" || cfg.Store.Type != "sqlite" || cfg.Store.Path != "/data/scimbridge.db" {
+		t.Errorf("dataDir %q, store %+v: want SQLite under /data", cfg.DataDir, cfg.Store)
+	}
+}
+
+// TestDockerignore checks that local data and build output stay out of the
+// build context.
+func TestDockerignore(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ".dockerignore"))
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for _, want := range []string{"data/", "*.db", ".git/"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf(".dockerignore lacks %s", want)
+		}
 	}
 }
 
@@ -529,12 +589,12 @@ func TestBinaryServesExampleConfig(t *testing.T) {
 	// The image's HEALTHCHECK, run by the same binary against this server.
 	hc := execForm(t, find(final, "HEALTHCHECK")[0])
 	hcArgs := slices.Clone(hc[1:])
-	for j, a := range hcArgs {
-		hcArgs[j] = strings.Replace(a, "127.0.0.1:8080", "127.0.0.1:"+port, 1)
-	}
+	hcArgs[slices.Index(hcArgs, "--config")+1] = cfgPath
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, bin, hcArgs...).CombinedOutput(); err != nil {
+	hcCmd := exec.CommandContext(ctx, bin, hcArgs...)
+	hcCmd.Env = srv.Env // docker runs the health check in the container's environment
+	if out, err := hcCmd.CombinedOutput(); err != nil {
 		t.Errorf("the image's HEALTHCHECK (%s) fails on a ready bridge: %v\n%s", strings.Join(hc, " "), err, out)
 	}
 
