@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -29,9 +30,11 @@ type server struct {
 	st         store.Store
 	reg        *schemas.Registry
 	log        *slog.Logger
-	baseURL    string
+	baseURL    string // scheme://host[:port] of Options.BaseURL; "": from the request
+	prefix     string // the path of Options.BaseURL, without trailing slash
 	maxBody    int64
 	maxResults int
+	proxies    []netip.Prefix // Options.TrustedProxies
 	tenants    map[string]*tenantAuth
 	metrics    *metrics
 	// Bulk limits (bulk.maxOperations, bulk.maxPayloadSize).
@@ -52,7 +55,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		st:         opts.Store,
 		reg:        opts.Schemas,
 		log:        opts.Logger,
-		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
+		proxies:    opts.TrustedProxies,
 		maxBody:    opts.MaxBodyBytes,
 		maxResults: opts.MaxResults,
 		tenants:    map[string]*tenantAuth{},
@@ -63,6 +66,10 @@ func NewHandler(opts Options) (http.Handler, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if s.baseURL, s.prefix, err = splitBaseURL(opts.BaseURL); err != nil {
+		return nil, err
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = defaultMaxBody
@@ -102,8 +109,56 @@ func NewHandler(opts Options) (http.Handler, error) {
 		writeAPIError(w, errStatus(http.StatusNotFound, "No such endpoint."))
 	})
 	r.Use(s.routeName)
-	return s.logRequests(r), nil
+	return s.logRequests(s.rewritePath(r)), nil
 }
+
+// rewritePath maps the public path onto the routes: it strips the path
+// prefix of baseURL (a request outside it is a 404; the health probes and
+// /metrics are also served at the root, where probes and scrapers reach the
+// process directly), and drops one trailing slash, so /Users/ is /Users
+// (clients and proxies add one; RFC 7644 names no resource "").
+func (s *server) rewritePath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if s.prefix != "" {
+			rest, ok := strings.CutPrefix(path, s.prefix)
+			switch {
+			case ok && (rest == "" || rest[0] == '/'):
+				path = rest
+			case isRootEndpoint(path):
+			default:
+				writeAPIError(w, errStatus(http.StatusNotFound, "No such endpoint."))
+				return
+			}
+		}
+		if len(path) > 1 && path[len(path)-1] == '/' {
+			path = path[:len(path)-1]
+		}
+		if path != r.URL.Path {
+			r2 := new(http.Request)
+			*r2 = *r
+			u := *r.URL
+			u.Path, u.RawPath = path, ""
+			r2.URL = &u
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isRootEndpoint reports whether path is one of the endpoints served at the
+// root besides the path prefix: the health probes and /metrics.
+func isRootEndpoint(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return false
+}
+
+// isProbe reports whether route is a health probe, logged at debug level
+// (orchestrators call them every few seconds).
+func isProbe(route string) bool { return route == "/healthz" || route == "/readyz" }
 
 // mountAPI registers one tenant's SCIM endpoints on sub. Methods are
 // dispatched by the handlers themselves so a wrong method gets a SCIM 405.
@@ -238,7 +293,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.observe(info.tenant, route, r.Method, sw.status, elapsed)
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case isProbe(route):
+			// A failing /readyz logs its own warning with the cause.
+			level = slog.LevelDebug
+		case sw.status >= 500:
 			level = slog.LevelError
 		}
 		if !s.log.Enabled(r.Context(), level) {
@@ -249,9 +308,39 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("tenant", info.tenant),
+			slog.String("tenant", s.loggedTenant(info, r)),
 		)
 	})
+}
+
+// maxLoggedTenant caps the length of a tenant name taken from the path for
+// the log (configured names have at most 63 characters).
+const maxLoggedTenant = 64
+
+// loggedTenant is the tenant a request log line names: the admitted tenant,
+// else the one the path asked for (an unknown tenant, a request refused
+// before authentication), so that operators see which name a client used.
+// It is only logged, never a metric label (that would be unbounded).
+func (s *server) loggedTenant(info *reqInfo, r *http.Request) string {
+	if info.tenant != "" {
+		return info.tenant
+	}
+	path := r.URL.Path
+	if s.prefix != "" {
+		path = strings.TrimPrefix(path, s.prefix)
+	}
+	rest, ok := strings.CutPrefix(path, "/tenants/")
+	if !ok {
+		if strings.HasPrefix(path, "/scim/v2") {
+			return DefaultTenant
+		}
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if len(name) > maxLoggedTenant {
+		name = strings.ToValidUTF8(name[:maxLoggedTenant], "") + "…"
+	}
+	return name
 }
 
 // routeName records the matched route template for the request log.

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/scimbridge/scimbridge/schemas"
@@ -36,10 +37,15 @@ type Options struct {
 	Store   store.Store
 	Schemas *schemas.Registry
 	Logger  *slog.Logger
-	// BaseURL is the public URL of the server (scheme://host[:port], no
-	// path) used in meta.location and Location headers. Empty: derived from
-	// each request's Host header.
+	// BaseURL is the public URL of the server, scheme://host[:port] with
+	// an optional path prefix (https://host/scim-bridge): every route is
+	// served under the prefix, and Location, meta.location, $ref, Bulk
+	// locations and discovery use it. Empty: the URLs are derived from each
+	// request's Host header (or X-Forwarded-Host/Proto from TrustedProxies).
 	BaseURL string
+	// TrustedProxies are the peer address ranges whose X-Forwarded-Host and
+	// X-Forwarded-Proto headers are honoured when BaseURL is empty.
+	TrustedProxies []netip.Prefix
 	// Tenants to serve. The default tenant is always served even if absent.
 	Tenants []Tenant
 	// MaxBodyBytes caps request bodies (413 beyond). Default 10 MiB.
