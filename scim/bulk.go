@@ -3,9 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -114,14 +112,9 @@ func (s *server) bulk(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, s.bulkTooLarge(fmt.Sprintf("The bulk request body is %d bytes", r.ContentLength)))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBulkPayload))
+	body, err := readLimited(w, r, s.maxBulkPayload, s.bulkTooLarge("The bulk request body is too large"))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeAPIError(w, s.bulkTooLarge("The bulk request body is too large"))
-			return
-		}
-		writeAPIError(w, errBadRequest(scimerrors.ScimTypeInvalidSyntax, "The request body could not be read."))
+		s.writeError(w, r, err)
 		return
 	}
 	var req bulkRequest

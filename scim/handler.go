@@ -40,6 +40,12 @@ type server struct {
 	// Bulk limits (bulk.maxOperations, bulk.maxPayloadSize).
 	maxBulkOps     int
 	maxBulkPayload int64
+	limits         schemas.StringLimits
+	// Per-tenant request limits (limits.go).
+	slots       map[string]chan struct{}
+	queueWait   time.Duration
+	minBodyRate int64
+	bodyGrace   time.Duration
 }
 
 // NewHandler returns the HTTP handler serving every tenant's SCIM API plus
@@ -63,6 +69,24 @@ func NewHandler(opts Options) (http.Handler, error) {
 
 		maxBulkOps:     opts.MaxBulkOperations,
 		maxBulkPayload: opts.MaxBulkPayload,
+		limits:         opts.StringLimits,
+		slots:          map[string]chan struct{}{},
+		queueWait:      opts.QueueWait,
+		minBodyRate:    opts.MinBodyRate,
+		bodyGrace:      opts.BodyGracePeriod,
+	}
+	maxConcurrent := opts.MaxConcurrentRequests
+	if maxConcurrent <= 0 {
+		maxConcurrent = DefaultMaxConcurrent
+	}
+	if s.queueWait <= 0 {
+		s.queueWait = DefaultQueueWait
+	}
+	if s.minBodyRate == 0 {
+		s.minBodyRate = DefaultMinBodyRate
+	}
+	if s.bodyGrace <= 0 {
+		s.bodyGrace = DefaultBodyGrace
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -88,6 +112,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 		if ta == nil {
 			ta = &tenantAuth{name: t.Name}
 			s.tenants[t.Name] = ta
+		}
+		if s.slots[t.Name] == nil {
+			s.slots[t.Name] = make(chan struct{}, maxConcurrent)
 		}
 		ta.static = append(ta.static, t.TokenHashes...)
 		if err := ta.configure(t, opts.Now, s.log); err != nil {
@@ -163,7 +190,9 @@ func isProbe(route string) bool { return route == "/healthz" || route == "/ready
 // mountAPI registers one tenant's SCIM endpoints on sub. Methods are
 // dispatched by the handlers themselves so a wrong method gets a SCIM 405.
 func (s *server) mountAPI(sub *mux.Router) {
-	sub.Use(s.authenticate)
+	// Authentication looks at the headers only: a request it refuses never
+	// has its body read (and its connection is closed, see closeIfUnread).
+	sub.Use(s.authenticate, s.limitTenant)
 	for _, rt := range s.reg.ResourceTypes() {
 		rt := rt
 		sub.HandleFunc(rt.Endpoint, func(w http.ResponseWriter, r *http.Request) {
@@ -255,25 +284,34 @@ type reqInfo struct {
 
 type reqInfoKey struct{}
 
-// statusWriter records the status code for the request log.
+// statusWriter records the status code for the request log, and closes the
+// connection after a response written before the body was read (see
+// closeIfUnread).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	body   *bodyState // nil: the request has no body, or is not HTTP/1
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if code >= 200 {
+			closeIfUnread(w.ResponseWriter, w.body)
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (read deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests logs one structured line per request: method, route template,
 // status, latency and tenant; never tokens or attribute values.
@@ -282,7 +320,12 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		info := &reqInfo{}
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info)))
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
+		if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			sw.body = &bodyState{ReadCloser: r.Body}
+			r.Body = sw.body
+		}
+		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}

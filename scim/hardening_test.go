@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // A trailing slash on a collection or resource path is served as without,
@@ -175,4 +177,109 @@ func TestLogProbesAtDebug(t *testing.T) {
 	if l := requestLines(buf.String(), "route=/healthz"); len(l) != 1 || !strings.Contains(l[0], "level=DEBUG") {
 		t.Errorf("healthz at debug: %q", l)
 	}
+}
+
+// A body that is not valid UTF-8, or escapes a lone surrogate, is a 400
+// invalidValue and nothing is stored.
+func TestInvalidUTF8Rejected(t *testing.T) {
+	h := newHarness(t)
+	u := h.createUser("utf8", nil)
+	id := u.str("id")
+	for name, body := range map[string]string{
+		"raw byte":         "{\"schemas\":[\"" + schemas.UserURN + "\"],\"userName\":\"bad\xff\"}",
+		"lone high escape": `{"schemas":["` + schemas.UserURN + `"],"userName":"bad\ud800"}`,
+		"lone low escape":  `{"schemas":["` + schemas.UserURN + `"],"userName":"bad\udc00x"}`,
+	} {
+		h.scimError(h.do("POST", "/Users", body), http.StatusBadRequest, "invalidValue")
+		h.scimError(h.do("PUT", "/Users/"+id, body), http.StatusBadRequest, "invalidValue")
+		_ = name
+	}
+	h.scimError(h.do("PATCH", "/Users/"+id, "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[{\"op\":\"replace\",\"path\":\"displayName\",\"value\":\"\xc3\"}]}"),
+		http.StatusBadRequest, "invalidValue")
+	h.scimError(h.do("POST", "/Bulk", "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:BulkRequest\"],\"Operations\":[{\"method\":\"POST\",\"bulkId\":\"a\",\"path\":\"/Users\",\"data\":{\"userName\":\"\xe2\x82\"}}]}"),
+		http.StatusBadRequest, "invalidValue")
+	ids, _ := h.listIDs("/Users")
+	if len(ids) != 1 {
+		t.Fatalf("users %v", ids)
+	}
+	got := h.must(http.StatusOK, h.do("GET", "/Users/"+id, nil))
+	if got.str("userName") != "utf8" || got.body["displayName"] != nil {
+		t.Fatalf("stored: %s", got.raw)
+	}
+
+	// A surrogate pair, an escaped backslash before "u", and U+FFFD itself
+	// are fine.
+	r := h.must(http.StatusCreated, h.do("POST", "/Users", `{"schemas":["`+schemas.UserURN+`"],"userName":"ok\ud83d\ude00 \\ud800 \ufffd"}`))
+	if r.str("userName") != "ok\U0001F600 \\ud800 \uFFFD" {
+		t.Fatalf("userName %q", r.str("userName"))
+	}
+}
+
+// String values are capped in bytes: 256 for userName, externalId and
+// e-mail values, 4,096 for any other; the error names the attribute.
+func TestStringLengthLimits(t *testing.T) {
+	h := newHarness(t)
+	long := func(n int) string { return strings.Repeat("é", n/2) + strings.Repeat("x", n%2) }
+	user := func(extra map[string]any) map[string]any {
+		b := map[string]any{"schemas": []string{schemas.UserURN, schemas.EnterpriseUserURN}, "userName": "limits"}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	for _, c := range []struct {
+		extra map[string]any
+		attr  string
+	}{
+		{map[string]any{"userName": long(257)}, `"userName"`},
+		{map[string]any{"externalId": long(257)}, `"externalId"`},
+		{map[string]any{"emails": []any{map[string]any{"value": long(257) + "@x"}}}, `"emails.value"`},
+		{map[string]any{"displayName": long(4097)}, `"displayName"`},
+		{map[string]any{"name": map[string]any{"givenName": long(4097)}}, `"name.givenName"`},
+		{map[string]any{schemas.EnterpriseUserURN: map[string]any{"department": long(4097)}}, `"` + schemas.EnterpriseUserURN + `:department"`},
+	} {
+		r := h.do("POST", "/Users", user(c.extra))
+		h.scimError(r, http.StatusBadRequest, "invalidValue")
+		if !strings.Contains(r.str("detail"), c.attr) {
+			t.Errorf("detail %q does not name %s", r.str("detail"), c.attr)
+		}
+	}
+	// At the limits it works.
+	u := h.must(http.StatusCreated, h.do("POST", "/Users", user(map[string]any{
+		"userName": long(256), "externalId": long(256), "displayName": long(4096),
+	})))
+	id := u.str("id")
+	// PUT and PATCH are checked too.
+	h.scimError(h.do("PUT", "/Users/"+id, user(map[string]any{"userName": long(256), "externalId": long(258)})), http.StatusBadRequest, "invalidValue")
+	r := h.do("PATCH", "/Users/"+id, patchOp(map[string]any{"op": "add", "path": "emails", "value": []any{map[string]any{"value": long(300)}}}))
+	h.scimError(r, http.StatusBadRequest, "invalidValue")
+	if !strings.Contains(r.str("detail"), `"emails.value"`) {
+		t.Errorf("PATCH detail %q", r.str("detail"))
+	}
+	r = h.do("PATCH", "/Groups/"+h.createGroup("g").str("id"), patchOp(map[string]any{"op": "replace", "path": "displayName", "value": long(4100)}))
+	h.scimError(r, http.StatusBadRequest, "invalidValue")
+
+	// Configured limits.
+	h2 := newHarness(t, func(o *scim.Options) { o.StringLimits.MaxIdentifierBytes = 8; o.StringLimits.MaxBytes = 16 })
+	h2.scimError(h2.do("POST", "/Users", user(map[string]any{"userName": "123456789"})), http.StatusBadRequest, "invalidValue")
+	h2.scimError(h2.do("POST", "/Users", user(map[string]any{"userName": "u", "title": strings.Repeat("t", 17)})), http.StatusBadRequest, "invalidValue")
+	h2.must(http.StatusCreated, h2.do("POST", "/Users", user(map[string]any{"userName": "12345678", "title": strings.Repeat("t", 16)})))
+}
+
+// A value over a limit that is already stored (an import keeps them) does
+// not block changes to other attributes, but a new over-long value is
+// refused.
+func TestStoredOverLongValueKept(t *testing.T) {
+	h := newHarness(t)
+	longName := strings.Repeat("n", 300)
+	res, err := h.st.Create(context.Background(), store.Resource{
+		Ref:   store.Ref{Tenant: scim.DefaultTenant, Kind: store.User},
+		Attrs: map[string]any{"schemas": []any{schemas.UserURN}, "userName": longName},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.must(http.StatusOK, h.do("PATCH", "/Users/"+res.ID, patchOp(map[string]any{"op": "replace", "path": "displayName", "value": "D"})))
+	h.must(http.StatusOK, h.do("PUT", "/Users/"+res.ID, map[string]any{"schemas": []string{schemas.UserURN}, "userName": longName, "title": "T"}))
+	h.scimError(h.do("PATCH", "/Users/"+res.ID, patchOp(map[string]any{"op": "replace", "path": "userName", "value": longName + "x"})), http.StatusBadRequest, "invalidValue")
 }

@@ -61,4 +61,22 @@ type Options struct {
 	// MaxBulkPayload caps the body of one POST /Bulk request in bytes
 	// (bulk.maxPayloadSize; 413 beyond). Default 1 MiB.
 	MaxBulkPayload int64
+	// StringLimits cap the length in bytes of string attribute values
+	// (limits.maxStringBytes, limits.maxIdentifierBytes; 400 invalidValue
+	// beyond). Zero fields: the schemas defaults (4,096; 256 for userName,
+	// externalId and emails[].value).
+	StringLimits schemas.StringLimits
+	// MaxConcurrentRequests caps the requests one tenant has in progress
+	// at once in this process (limits.maxConcurrentRequests); a request
+	// waits up to QueueWait for a slot, then gets 429 with Retry-After.
+	// Defaults: DefaultMaxConcurrent, DefaultQueueWait.
+	MaxConcurrentRequests int
+	QueueWait             time.Duration
+	// MinBodyRate is the slowest, in bytes per second, an authenticated
+	// request body may arrive once BodyGracePeriod has passed; a slower
+	// one is cut off with 408 (limits.minBodyRate, limits.bodyGracePeriod).
+	// 0: DefaultMinBodyRate; negative: no minimum. BodyGracePeriod 0:
+	// DefaultBodyGrace.
+	MinBodyRate     int64
+	BodyGracePeriod time.Duration
 }
