@@ -62,6 +62,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MaxResults:        cfg.MaxResults,
 		MaxBulkOperations: cfg.Bulk.MaxOperations,
 		MaxBulkPayload:    cfg.Bulk.MaxPayloadBytes,
+		TrustedProxies:    cfg.TrustedProxyPrefixes(),
+		StringLimits:      stringLimits(cfg),
+		// Per-tenant limits: see limits.go in this package.
+		MaxConcurrentRequests: cfg.Limits.MaxConcurrentRequests,
+		QueueWait:             cfg.Limits.QueueWait,
+		MinBodyRate:           minBodyRate(cfg),
+		BodyGracePeriod:       cfg.Limits.BodyGracePeriod,
 	})
 	if err != nil {
 		return fmt.Errorf("build handler: %w", err)
@@ -91,6 +98,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "store", cfg.Store.Type, "tenants", len(tenants))
+	warnPublicURL(log, cfg, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
