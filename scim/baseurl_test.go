@@ -57,6 +57,11 @@ func TestBaseURLPathPrefix(t *testing.T) {
 	if res, _ := rawGet(t, h, "GET", "/scim-bridgeX/scim/v2/Users", testToken, nil); res.StatusCode != http.StatusNotFound {
 		t.Errorf("/scim-bridgeX: %d", res.StatusCode)
 	}
+	for _, path := range []string{p, p + "/"} {
+		if res, _ := rawGet(t, h, "GET", path, testToken, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
+	}
 	// Probes at both.
 	for _, path := range []string{"/healthz", p + "/healthz", "/readyz", p + "/readyz"} {
 		if res, _ := rawGet(t, h, "GET", path, "", nil); res.StatusCode != http.StatusOK {

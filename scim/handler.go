@@ -150,7 +150,9 @@ func (s *server) rewritePath(next http.Handler) http.Handler {
 		if s.prefix != "" {
 			rest, ok := strings.CutPrefix(path, s.prefix)
 			switch {
-			case ok && (rest == "" || rest[0] == '/'):
+			case ok && rest == "":
+				path = "/"
+			case ok && rest[0] == '/':
 				path = rest
 			case isRootEndpoint(path):
 			default:
