@@ -239,12 +239,14 @@ func (s *server) parseBulkOp(i int, o bulkOperation) *bulkOp {
 }
 
 // parseBulkPath splits a bulk path: "/Users" or "/Groups/{id}" (endpoint
-// matched case-insensitively; the leading slash may be omitted).
+// matched case-insensitively; the leading slash may be omitted, a trailing
+// one added).
 func (s *server) parseBulkPath(p string) (*schemas.ResourceType, string, *apiError) {
 	bad := func() (*schemas.ResourceType, string, *apiError) {
 		return nil, "", errBadRequest(scimerrors.ScimTypeInvalidPath, fmt.Sprintf("Bulk path %q is not a resource type endpoint or a resource (such as \"/Users\" or \"/Groups/{id}\").", p))
 	}
-	rest := strings.TrimPrefix(strings.TrimSpace(p), "/")
+	// One trailing slash is ignored, as on the endpoints themselves.
+	rest := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(p), "/"), "/")
 	if rest == "" || strings.ContainsAny(rest, "?#") {
 		return bad()
 	}

@@ -39,6 +39,18 @@ func TestTrailingSlash(t *testing.T) {
 		"op": "replace", "path": "displayName", "value": "S",
 	})))
 	h.must(http.StatusOK, h.do("GET", "/ServiceProviderConfig/", nil))
+	b := h.must(http.StatusOK, h.do("POST", "/Bulk/", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
+		"Operations": []any{
+			map[string]any{"method": "POST", "bulkId": "b", "path": "/Users/", "data": map[string]any{"schemas": []string{schemas.UserURN}, "userName": "bulk-slash"}},
+			map[string]any{"method": "PATCH", "path": "/Users/" + id + "/", "data": patchOp(map[string]any{"op": "replace", "path": "title", "value": "T"})},
+		},
+	}))
+	for _, op := range b.body["Operations"].([]any) {
+		if st := op.(map[string]any)["status"]; st != "201" && st != "200" {
+			t.Errorf("bulk op with a trailing slash: %s", b.raw)
+		}
+	}
 
 	// Tenants too.
 	h.token = acmeToken
