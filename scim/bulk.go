@@ -3,9 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -114,14 +112,9 @@ func (s *server) bulk(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, s.bulkTooLarge(fmt.Sprintf("The bulk request body is %d bytes", r.ContentLength)))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBulkPayload))
+	body, err := readLimited(w, r, s.maxBulkPayload, s.bulkTooLarge("The bulk request body is too large"))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeAPIError(w, s.bulkTooLarge("The bulk request body is too large"))
-			return
-		}
-		writeAPIError(w, errBadRequest(scimerrors.ScimTypeInvalidSyntax, "The request body could not be read."))
+		s.writeError(w, r, err)
 		return
 	}
 	var req bulkRequest
@@ -246,12 +239,14 @@ func (s *server) parseBulkOp(i int, o bulkOperation) *bulkOp {
 }
 
 // parseBulkPath splits a bulk path: "/Users" or "/Groups/{id}" (endpoint
-// matched case-insensitively; the leading slash may be omitted).
+// matched case-insensitively; the leading slash may be omitted, a trailing
+// one added).
 func (s *server) parseBulkPath(p string) (*schemas.ResourceType, string, *apiError) {
 	bad := func() (*schemas.ResourceType, string, *apiError) {
 		return nil, "", errBadRequest(scimerrors.ScimTypeInvalidPath, fmt.Sprintf("Bulk path %q is not a resource type endpoint or a resource (such as \"/Users\" or \"/Groups/{id}\").", p))
 	}
-	rest := strings.TrimPrefix(strings.TrimSpace(p), "/")
+	// One trailing slash is ignored, as on the endpoints themselves.
+	rest := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(p), "/"), "/")
 	if rest == "" || strings.ContainsAny(rest, "?#") {
 		return bad()
 	}

@@ -74,6 +74,9 @@ func (s *server) readResource(w http.ResponseWriter, r *http.Request, rt *schema
 
 func (s *server) create(w http.ResponseWriter, r *http.Request, rt *schemas.ResourceType) {
 	proj, d, members, err := s.readResource(w, r, rt)
+	if err == nil {
+		err = s.checkStringLimits(d.attrs, nil)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -122,6 +125,9 @@ func (s *server) replace(w http.ResponseWriter, r *http.Request, rt *schemas.Res
 			return store.MemberDelta{}, errPrecondition
 		}
 		if err := checkImmutable(rt, cur.Attrs, d.attrs); err != nil {
+			return store.MemberDelta{}, err
+		}
+		if err := s.checkStringLimits(d.attrs, cur.Attrs); err != nil {
 			return store.MemberDelta{}, err
 		}
 		cur.Attrs = d.attrs
@@ -201,6 +207,9 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, rt *schemas.Resou
 			return store.MemberDelta{}, err
 		}
 		if err := checkRequired(rt, attrs); err != nil {
+			return store.MemberDelta{}, err
+		}
+		if err := s.checkStringLimits(attrs, cur.Attrs); err != nil {
 			return store.MemberDelta{}, err
 		}
 		// Credentials are never stored (see decodeResource).

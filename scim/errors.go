@@ -40,6 +40,7 @@ var (
 	errTooLarge     = errStatus(http.StatusRequestEntityTooLarge, "The request body is larger than the server accepts.")
 	errUnavailable  = errStatus(http.StatusServiceUnavailable, "The store is unavailable; try again later.")
 	errInternal     = errStatus(http.StatusInternalServerError, "Internal error.")
+	errSlowBody     = errStatus(http.StatusRequestTimeout, "The request body arrived too slowly.")
 )
 
 // toAPIError maps every error a handler can meet to the response it becomes.

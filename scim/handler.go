@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -31,14 +32,22 @@ type server struct {
 	st         store.Store
 	reg        *schemas.Registry
 	log        *slog.Logger
-	baseURL    string
+	baseURL    string // scheme://host[:port] of Options.BaseURL; "": from the request
+	prefix     string // the path of Options.BaseURL, without trailing slash
 	maxBody    int64
 	maxResults int
 	auth       *auth.Authenticator
+	proxies    []netip.Prefix // Options.TrustedProxies
 	metrics    *metrics
 	// Bulk limits (bulk.maxOperations, bulk.maxPayloadSize).
 	maxBulkOps     int
 	maxBulkPayload int64
+	limits         schemas.StringLimits
+	// Per-tenant request limits (limits.go).
+	slots       map[string]chan struct{}
+	queueWait   time.Duration
+	minBodyRate int64
+	bodyGrace   time.Duration
 }
 
 // NewHandler returns the HTTP handler serving every tenant's SCIM API plus
@@ -54,16 +63,38 @@ func NewHandler(opts Options) (http.Handler, error) {
 		st:         opts.Store,
 		reg:        opts.Schemas,
 		log:        opts.Logger,
-		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
+		proxies:    opts.TrustedProxies,
 		maxBody:    opts.MaxBodyBytes,
 		maxResults: opts.MaxResults,
 		auth:       opts.Auth,
 
 		maxBulkOps:     opts.MaxBulkOperations,
 		maxBulkPayload: opts.MaxBulkPayload,
+		limits:         opts.StringLimits,
+		slots:          map[string]chan struct{}{},
+		queueWait:      opts.QueueWait,
+		minBodyRate:    opts.MinBodyRate,
+		bodyGrace:      opts.BodyGracePeriod,
+	}
+	maxConcurrent := opts.MaxConcurrentRequests
+	if maxConcurrent <= 0 {
+		maxConcurrent = DefaultMaxConcurrent
+	}
+	if s.queueWait <= 0 {
+		s.queueWait = DefaultQueueWait
+	}
+	if s.minBodyRate == 0 {
+		s.minBodyRate = DefaultMinBodyRate
+	}
+	if s.bodyGrace <= 0 {
+		s.bodyGrace = DefaultBodyGrace
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if s.baseURL, s.prefix, err = splitBaseURL(opts.BaseURL); err != nil {
+		return nil, err
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = defaultMaxBody
@@ -88,6 +119,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 		s.auth = a
 	}
 
+	for _, name := range s.auth.Tenants() {
+		s.slots[name] = make(chan struct{}, maxConcurrent)
+	}
 	s.metrics = newMetrics(s.auth.Tenants(), opts.MetricsTokenHash)
 
 	r := mux.NewRouter()
@@ -104,13 +138,65 @@ func NewHandler(opts Options) (http.Handler, error) {
 		writeAPIError(w, errStatus(http.StatusNotFound, "No such endpoint."))
 	})
 	r.Use(s.routeName)
-	return s.logRequests(r), nil
+	return s.logRequests(s.rewritePath(r)), nil
 }
+
+// rewritePath maps the public path onto the routes: it strips the path
+// prefix of baseURL (a request outside it is a 404; the health probes and
+// /metrics are also served at the root, where probes and scrapers reach the
+// process directly), and drops one trailing slash, so /Users/ is /Users
+// (clients and proxies add one; RFC 7644 names no resource "").
+func (s *server) rewritePath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if s.prefix != "" {
+			rest, ok := strings.CutPrefix(path, s.prefix)
+			switch {
+			case ok && rest == "":
+				path = "/"
+			case ok && rest[0] == '/':
+				path = rest
+			case isRootEndpoint(path):
+			default:
+				writeAPIError(w, errStatus(http.StatusNotFound, "No such endpoint."))
+				return
+			}
+		}
+		if len(path) > 1 && path[len(path)-1] == '/' {
+			path = path[:len(path)-1]
+		}
+		if path != r.URL.Path {
+			r2 := new(http.Request)
+			*r2 = *r
+			u := *r.URL
+			u.Path, u.RawPath = path, ""
+			r2.URL = &u
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isRootEndpoint reports whether path is one of the endpoints served at the
+// root besides the path prefix: the health probes and /metrics.
+func isRootEndpoint(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return false
+}
+
+// isProbe reports whether route is a health probe, logged at debug level
+// (orchestrators call them every few seconds).
+func isProbe(route string) bool { return route == "/healthz" || route == "/readyz" }
 
 // mountAPI registers one tenant's SCIM endpoints on sub. Methods are
 // dispatched by the handlers themselves so a wrong method gets a SCIM 405.
 func (s *server) mountAPI(sub *mux.Router) {
-	sub.Use(s.authenticate)
+	// Authentication looks at the headers only: a request it refuses never
+	// has its body read (and its connection is closed, see closeIfUnread).
+	sub.Use(s.authenticate, s.limitTenant)
 	for _, rt := range s.reg.ResourceTypes() {
 		rt := rt
 		sub.HandleFunc(rt.Endpoint, func(w http.ResponseWriter, r *http.Request) {
@@ -202,25 +288,34 @@ type reqInfo struct {
 
 type reqInfoKey struct{}
 
-// statusWriter records the status code for the request log.
+// statusWriter records the status code for the request log, and closes the
+// connection after a response written before the body was read (see
+// closeIfUnread).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	body   *bodyState // nil: the request has no body, or is not HTTP/1
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if code >= 200 {
+			closeIfUnread(w.ResponseWriter, w.body)
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (read deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // logRequests logs one structured line per request: method, route template,
 // status, latency and tenant; never tokens or attribute values.
@@ -229,7 +324,12 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		info := &reqInfo{}
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info)))
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
+		if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			sw.body = &bodyState{ReadCloser: r.Body}
+			r.Body = sw.body
+		}
+		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
@@ -240,7 +340,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.observe(info.tenant, route, r.Method, sw.status, elapsed)
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case isProbe(route):
+			// A failing /readyz logs its own warning with the cause.
+			level = slog.LevelDebug
+		case sw.status >= 500:
 			level = slog.LevelError
 		}
 		if !s.log.Enabled(r.Context(), level) {
@@ -251,9 +355,39 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("tenant", info.tenant),
+			slog.String("tenant", s.loggedTenant(info, r)),
 		)
 	})
+}
+
+// maxLoggedTenant caps the length of a tenant name taken from the path for
+// the log (configured names have at most 63 characters).
+const maxLoggedTenant = 64
+
+// loggedTenant is the tenant a request log line names: the admitted tenant,
+// else the one the path asked for (an unknown tenant, a request refused
+// before authentication), so that operators see which name a client used.
+// It is only logged, never a metric label (that would be unbounded).
+func (s *server) loggedTenant(info *reqInfo, r *http.Request) string {
+	if info.tenant != "" {
+		return info.tenant
+	}
+	path := r.URL.Path
+	if s.prefix != "" {
+		path = strings.TrimPrefix(path, s.prefix)
+	}
+	rest, ok := strings.CutPrefix(path, "/tenants/")
+	if !ok {
+		if strings.HasPrefix(path, "/scim/v2") {
+			return DefaultTenant
+		}
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if len(name) > maxLoggedTenant {
+		name = strings.ToValidUTF8(name[:maxLoggedTenant], "") + "…"
+	}
+	return name
 }
 
 // routeName records the matched route template for the request log.

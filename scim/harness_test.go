@@ -93,7 +93,7 @@ func (h *harness) do(method, path string, body any, hdr ...string) resp {
 		rd = bytes.NewReader(j)
 	}
 	url := h.srv.URL + path
-	if !strings.HasPrefix(path, "/tenants/") && !strings.HasPrefix(path, "/healthz") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/metrics") && !strings.HasPrefix(path, "/scim/") {
+	if !strings.HasPrefix(path, "/tenants/") && !strings.HasPrefix(path, "/healthz") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/metrics") && !strings.HasPrefix(path, "/scim/") && !strings.HasPrefix(path, "/scim-bridge/") && !strings.HasPrefix(path, "/other/") {
 		url = h.srv.URL + "/scim/v2" + path
 	}
 	req, err := http.NewRequest(method, url, rd)

@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -131,23 +130,6 @@ func (p *projection) wantsAttr(rt *schemas.ResourceType, name string) bool {
 	}
 	want, _ := p.wants(a, strings.ToLower(name))
 	return want
-}
-
-// base returns the tenant's SCIM base URL for Location and meta.location.
-func (s *server) base(r *http.Request) string {
-	root := s.baseURL
-	if root == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		root = scheme + "://" + r.Host
-	}
-	t := tenantOf(r)
-	if t == DefaultTenant {
-		return root + "/scim/v2"
-	}
-	return root + "/tenants/" + t + "/scim/v2"
 }
 
 func etag(v int64) string { return `W/"` + strconv.FormatInt(v, 10) + `"` }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/schema"
@@ -18,17 +19,110 @@ import (
 )
 
 // readBody reads the request body up to the configured limit; a larger body
-// is a 413.
+// is a 413, one that arrives too slowly a 408 (see guardBody), one that is
+// not valid UTF-8 a 400.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	return readLimited(w, r, s.maxBody, errTooLarge)
+}
+
+// readLimited reads the body of r up to limit bytes (tooLarge beyond) and
+// checks that it is valid UTF-8.
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64, tooLarge *apiError) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errTooLarge
+		switch {
+		case errors.As(err, &mbe):
+			return nil, tooLarge
+		case errors.Is(err, errBodyTooSlow):
+			return nil, errSlowBody
 		}
 		return nil, errBadRequest(scimerrors.ScimTypeInvalidSyntax, "The request body could not be read.")
 	}
+	if err := checkUTF8(b); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// checkUTF8 rejects a body that is not valid UTF-8 or whose JSON strings
+// escape a lone UTF-16 surrogate ("\ud800"): encoding/json would store
+// either as U+FFFD, a value that differs from the one sent.
+func checkUTF8(b []byte) error {
+	if !utf8.Valid(b) {
+		i := 0
+		for i < len(b) {
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return errBadRequest(scimerrors.ScimTypeInvalidValue, fmt.Sprintf("The request body is not valid UTF-8 (at byte %d).", i))
+	}
+	// Only escapes inside strings matter; a backslash only occurs there.
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // skip the escaped character (it may be a backslash)
+			continue
+		}
+		c, ok := hex4(b[i+2:])
+		if !ok {
+			continue // invalid JSON: the decoder reports it
+		}
+		switch {
+		case c >= 0xD800 && c <= 0xDBFF:
+			if len(b) >= i+12 && b[i+6] == '\\' && b[i+7] == 'u' {
+				if lo, ok := hex4(b[i+8:]); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			fallthrough
+		case c >= 0xDC00 && c <= 0xDFFF:
+			return errBadRequest(scimerrors.ScimTypeInvalidValue, fmt.Sprintf("The request body escapes an unpaired UTF-16 surrogate (at byte %d), which is not a character.", i))
+		}
+		i += 5
+	}
+	return nil
+}
+
+// hex4 decodes four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// checkStringLimits rejects a resource with a string longer than its limit
+// (schemas.StringLimits), except values already stored at the same path in
+// old (nil for a new resource): an imported over-long value does not block
+// changes to other attributes.
+func (s *server) checkStringLimits(attrs, old map[string]any) error {
+	over := s.limits.Check(attrs, old)
+	if len(over) == 0 {
+		return nil
+	}
+	o := over[0]
+	return errBadRequest(scimerrors.ScimTypeInvalidValue, fmt.Sprintf("Attribute %q is %d bytes long; the limit is %d bytes.", o.Attribute, o.Bytes, o.Limit))
 }
 
 // decodeJSONObject decodes a JSON object keeping numbers as json.Number, as

@@ -68,6 +68,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MaxBulkOperations: cfg.Bulk.MaxOperations,
 		MaxBulkPayload:    cfg.Bulk.MaxPayloadBytes,
 		MetricsTokenHash:  cfg.MetricsTokenHash(),
+		TrustedProxies:    cfg.TrustedProxyPrefixes(),
+		StringLimits:      stringLimits(cfg),
+		// Per-tenant limits: see limits.go in this package.
+		MaxConcurrentRequests: cfg.Limits.MaxConcurrentRequests,
+		QueueWait:             cfg.Limits.QueueWait,
+		MinBodyRate:           minBodyRate(cfg),
+		BodyGracePeriod:       cfg.Limits.BodyGracePeriod,
 	})
 	if err != nil {
 		return fmt.Errorf("build handler: %w", err)
@@ -109,6 +116,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		TLSConfig:         tlsConfig,
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme(cfg), "store", cfg.Store.Type, "tenants", len(tenants))
+	warnPublicURL(log, cfg, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- serveOn(srv, ln) }()
 	select {

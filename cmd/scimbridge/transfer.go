@@ -196,6 +196,7 @@ func (c *cli) importCmd(ctx context.Context, args []string) error {
 	res, err := transfer.Import(ctx, st, r, transfer.ImportOptions{
 		TenantMap:    tenantMap,
 		SkipExisting: *skip,
+		StringLimits: stringLimits(cfg),
 		Warnf:        func(format string, a ...any) { warnings = append(warnings, fmt.Sprintf(format, a...)) },
 		BeginTenant: func(target string) error {
 			if !cfg.HasTenant(target) {

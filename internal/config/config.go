@@ -1,10 +1,13 @@
 package config
 
 import (
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/scim"
 )
 
 // Defaults.
@@ -39,8 +42,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// DataDir holds the embedded store and other local state.
 	DataDir string `yaml:"dataDir"`
-	// BaseURL is the public URL of the server (scheme://host[:port], no
-	// path), used in meta.location. Empty: derived from each request.
+	// BaseURL is the public URL of the server, scheme://host[:port] with an
+	// optional path prefix (https://host/scim-bridge) under which every
+	// route is served; used in Location, meta.location and discovery.
+	// Empty: derived from each request's Host header (see TrustedProxies).
 	BaseURL string `yaml:"baseURL"`
 	// Store selects the storage backend.
 	Store Store `yaml:"store"`
@@ -62,6 +67,12 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Debug configures the opt-in pprof listener.
 	Debug Debug `yaml:"debug"`
+	// TrustedProxies are the addresses (CIDR ranges or single IPs) of the
+	// reverse proxies whose X-Forwarded-Host and X-Forwarded-Proto headers
+	// make the URLs in responses when BaseURL is empty.
+	TrustedProxies []string `yaml:"trustedProxies"`
+	// Limits caps string lengths and each tenant's concurrent requests.
+	Limits Limits `yaml:"limits"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
@@ -100,6 +111,53 @@ type Bulk struct {
 	MaxOperations int `yaml:"maxOperations"`
 	// MaxPayloadBytes caps the body of one bulk request (larger: 413).
 	MaxPayloadBytes int64 `yaml:"maxPayloadBytes"`
+}
+
+// Limits caps the length of string values and what one tenant's requests
+// may hold (see README "Limits").
+type Limits struct {
+	// MaxStringBytes caps any string attribute value, in bytes.
+	MaxStringBytes int `yaml:"maxStringBytes"`
+	// MaxIdentifierBytes caps userName, externalId and emails[].value.
+	MaxIdentifierBytes int `yaml:"maxIdentifierBytes"`
+	// MaxConcurrentRequests caps the requests one tenant has in progress
+	// at once, per replica.
+	MaxConcurrentRequests int `yaml:"maxConcurrentRequests"`
+	// QueueWait is how long a request over that cap waits for a slot
+	// before it is answered 429.
+	QueueWait time.Duration `yaml:"queueWait"`
+	// MinBodyBytesPerSecond is the slowest an authenticated request body
+	// may arrive once BodyGracePeriod has passed (slower: 408). 0: no
+	// minimum.
+	MinBodyBytesPerSecond int64 `yaml:"minBodyBytesPerSecond"`
+	// BodyGracePeriod is the time a body may take before its rate counts.
+	BodyGracePeriod time.Duration `yaml:"bodyGracePeriod"`
+}
+
+// TrustedProxyPrefixes returns TrustedProxies parsed (a single IP is a /32
+// or /128). Validate reports the entries that do not parse; they are left
+// out here.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		if p, err := parseProxy(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // Tenant is one tenant: its name and its credentials.
@@ -262,6 +320,14 @@ func Default() *Config {
 		Log:          Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Bulk:         Bulk{MaxOperations: DefaultBulkMaxOperations, MaxPayloadBytes: DefaultBulkMaxPayloadBytes},
 		TLS:          TLS{ReloadInterval: DefaultTLSReloadInterval},
+		Limits: Limits{
+			MaxStringBytes:        schemas.DefaultMaxStringBytes,
+			MaxIdentifierBytes:    schemas.DefaultMaxIdentifierBytes,
+			MaxConcurrentRequests: scim.DefaultMaxConcurrent,
+			QueueWait:             scim.DefaultQueueWait,
+			MinBodyBytesPerSecond: scim.DefaultMinBodyRate,
+			BodyGracePeriod:       scim.DefaultBodyGrace,
+		},
 	}
 }
 

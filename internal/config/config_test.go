@@ -164,7 +164,7 @@ var badFiles = map[string][]string{
 	"many-problems.bad.yaml": {
 		`listen: "abc" is not host:port`,
 		`dataDir: must not be empty`,
-		`baseURL: "https://scim.example.com/scim/v2" must not have a path`,
+		`baseURL: "https://scim.example.com/scim/v2" must not end with /scim/v2`,
 		`store.uri: must be set for store.type mongo`,
 		`maxBodyBytes: -1 must be greater than 0`,
 		`maxResults: 10001 must be between 1 and 10000`,
@@ -263,6 +263,19 @@ var badFiles = map[string][]string{
 		`line 12: unknown key "tenants[].entraJWT.jwksUrl"`,
 		`line 14: unknown key "bulk.maxPayloadSize"`,
 	},
+	"limits.bad.yaml": {
+		`baseURL: "https://scim.example.com/bridge?x=1" must not have a query or fragment`,
+		`trustedProxies[1]: "10.0.0.300" is not an IP address or CIDR range`,
+		`trustedProxies[2]: "fd00::/129" is not an IP address or CIDR range`,
+		`trustedProxies[3]: "proxy.example" is not an IP address or CIDR range`,
+		`limits.maxStringBytes: 0 must be greater than 0`,
+		`limits.maxIdentifierBytes: -1 must be greater than 0`,
+		`limits.maxConcurrentRequests: 0 must be greater than 0`,
+		`limits.queueWait: 0s must be greater than 0`,
+		`limits.minBodyBytesPerSecond: -1 must not be negative`,
+		`limits.bodyGracePeriod: -5s must be greater than 0`,
+	},
+	"baseurl-path.bad.yaml":      {`baseURL: "https://scim.example.com/a/../b" has a path prefix with characters other than`},
 	"schemas-duplicate.bad.yaml": {`schemas: custom schema "urn:example:params:scim:schemas:extension:acme:2.0:User": already defined for User`},
 }
 

@@ -24,7 +24,9 @@ var (
 	// oauthClientID: printable ASCII without space or ':' (which would
 	// split an unencoded HTTP Basic user-id), as in `curl -u id:secret`.
 	oauthClientID = regexp.MustCompile(`^[\x21-\x39\x3b-\x7e]{1,255}$`)
-	guid          = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// basePath is baseURL's optional path prefix: plain segments.
+	basePath = regexp.MustCompile(`^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?$`)
+	guid     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // Validate checks every field and returns an *Error listing all problems,
@@ -132,6 +134,36 @@ func (c *Config) problems() []string {
 		add("bulk.maxPayloadBytes: %d must be greater than 0", c.Bulk.MaxPayloadBytes)
 	}
 	p = append(p, c.servingProblems()...)
+	for i, tp := range c.TrustedProxies {
+		if _, err := parseProxy(tp); err != nil {
+			add("trustedProxies[%d]: %q is not an IP address or CIDR range (e.g. 10.0.0.0/8)", i, tp)
+		}
+	}
+	p = append(p, c.Limits.problems()...)
+	return p
+}
+
+func (l *Limits) problems() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if l.MaxStringBytes < 1 {
+		add("limits.maxStringBytes: %d must be greater than 0", l.MaxStringBytes)
+	}
+	if l.MaxIdentifierBytes < 1 {
+		add("limits.maxIdentifierBytes: %d must be greater than 0", l.MaxIdentifierBytes)
+	}
+	if l.MaxConcurrentRequests < 1 {
+		add("limits.maxConcurrentRequests: %d must be greater than 0", l.MaxConcurrentRequests)
+	}
+	if l.QueueWait <= 0 {
+		add("limits.queueWait: %v must be greater than 0", l.QueueWait)
+	}
+	if l.MinBodyBytesPerSecond < 0 {
+		add("limits.minBodyBytesPerSecond: %d must not be negative (0: no minimum)", l.MinBodyBytesPerSecond)
+	}
+	if l.BodyGracePeriod <= 0 {
+		add("limits.bodyGracePeriod: %v must be greater than 0", l.BodyGracePeriod)
+	}
 	return p
 }
 
@@ -331,8 +363,12 @@ func checkBaseURL(s string) error {
 		return errors.New("has no host")
 	case u.User != nil:
 		return errors.New("must not contain user info")
-	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
-		return errors.New("must not have a path, query or fragment (the SCIM paths are added)")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return errors.New("must not have a query or fragment")
+	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/scim/v2"):
+		return errors.New("must not end with /scim/v2: give the server's URL (the SCIM paths are added)")
+	case u.RawPath != "" || !basePath.MatchString(u.Path):
+		return errors.New("has a path prefix with characters other than letters, digits and -._~/ or with empty or dot segments")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -36,7 +37,17 @@ type ImportOptions struct {
 	BeginTenant func(target string) error
 	// Warnf, if set, receives warnings.
 	Warnf func(format string, args ...any)
+	// StringLimits are the server's string length limits (limits.* in the
+	// configuration; zero fields: the defaults). A resource with a value
+	// over a limit is imported as it is, never cut or dropped, with a
+	// warning: the server keeps serving it, and refuses only requests that
+	// set a new value over the limit.
+	StringLimits schemas.StringLimits
 }
+
+// maxLimitWarnings caps the warnings about values over a limit; the rest are
+// counted in one last warning.
+const maxLimitWarnings = 20
 
 // ImportResult is what Import did.
 type ImportResult struct {
@@ -79,6 +90,9 @@ func Import(ctx context.Context, st store.Store, r io.Reader, opt ImportOptions)
 		},
 	}
 	err := im.run(ctx)
+	if n := im.overLimit - maxLimitWarnings; n > 0 {
+		opt.Warnf("%d more resource(s) have values over a length limit (imported as they are)", n)
+	}
 	for old := range opt.TenantMap {
 		if _, ok := im.res.Read.Counts[old]; !ok && err == nil {
 			opt.Warnf("--tenant-map %s=%s: the input has no tenant %q", old, opt.TenantMap[old], old)
@@ -111,6 +125,8 @@ type importer struct {
 	// its last missing member is.
 	deferred []*group
 	waiters  map[string][]*group
+	// overLimit counts the resources with a value over a length limit.
+	overLimit int
 }
 
 // group is a group resource with its member ids.
@@ -332,6 +348,7 @@ func (im *importer) resource(ctx context.Context, rec *record) error {
 		Version: rec.Version, Created: rec.Created, LastModified: rec.LastModified,
 		Attrs: nonNil(rec.Attrs),
 	}
+	im.checkLimits(r)
 	if rec.Kind == store.Group {
 		im.counts.Groups++
 		im.pending = &group{r: r, line: im.line}
@@ -339,6 +356,25 @@ func (im *importer) resource(ctx context.Context, rec *record) error {
 	}
 	im.counts.Users++
 	return im.create(ctx, r, nil, im.line)
+}
+
+// checkLimits warns about the string values of r over the server's limits.
+// They are imported unchanged: an import never loses data.
+func (im *importer) checkLimits(r store.Resource) {
+	over := im.opt.StringLimits.Check(r.Attrs, nil)
+	if len(over) == 0 {
+		return
+	}
+	im.overLimit++
+	if im.overLimit > maxLimitWarnings {
+		return
+	}
+	parts := make([]string, len(over))
+	for i, o := range over {
+		parts[i] = fmt.Sprintf("%q is %d bytes (limit %d)", o.Attribute, o.Bytes, o.Limit)
+	}
+	im.opt.Warnf("line %d: %s %q of tenant %q has values over the length limits (limits.maxStringBytes, limits.maxIdentifierBytes): %s; imported as they are (the server keeps them, and refuses only a request that sets a new value over a limit)",
+		im.line, r.Kind, r.ID, im.target, strings.Join(parts, ", "))
 }
 
 func (im *importer) members(rec *record) error {

@@ -518,3 +518,43 @@ func TestExportWarnsAboutChanges(t *testing.T) {
 		t.Fatalf("quiet export: %v %q", err, warnings)
 	}
 }
+
+// Values over the server's length limits are imported unchanged, with a
+// warning naming the resource and attribute.
+func TestImportKeepsValuesOverLimitsAndWarns(t *testing.T) {
+	ctx := context.Background()
+	src := openStore(t)
+	longName := strings.Repeat("u", 300)
+	longDept := strings.Repeat("d", 5000)
+	create(t, src, user("default", "u-long", longName, map[string]any{enterprise: map[string]any{"department": longDept}}))
+	create(t, src, user("default", "u-short", "short", nil))
+	g := grp("default", "g-long", strings.Repeat("g", 20))
+	create(t, src, g, "u-long")
+	data := export(t, src, "default")
+
+	dst := openStore(t)
+	var warnings []string
+	_, err := transfer.Import(ctx, dst, bytes.NewReader(data), transfer.ImportOptions{
+		Warnf:        func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) },
+		StringLimits: schemas.StringLimits{MaxBytes: 16}, // the group's 20-byte name is over it too
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshot(t, "default", snap(t, dst, "default"), snap(t, src, "default"))
+	if len(warnings) != 2 {
+		t.Fatalf("warnings: %q", warnings)
+	}
+	for _, want := range []string{`User "u-long"`, `"userName" is 300 bytes (limit 256)`, `"` + enterprise + `:department" is 5000 bytes (limit 16)`, "imported as they are"} {
+		if !strings.Contains(warnings[0], want) {
+			t.Errorf("warning %q lacks %q", warnings[0], want)
+		}
+	}
+	if !strings.Contains(warnings[1], `Group "g-long"`) || !strings.Contains(warnings[1], `"displayName" is 20 bytes (limit 16)`) {
+		t.Errorf("group warning %q", warnings[1])
+	}
+	got, err := dst.Get(ctx, store.Ref{Tenant: "default", Kind: store.User, ID: "u-long"})
+	if err != nil || got.Attrs["userName"] != longName || got.Attrs[enterprise].(map[string]any)["department"] != longDept {
+		t.Fatalf("stored %v %v", got.Attrs, err)
+	}
+}

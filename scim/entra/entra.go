@@ -57,6 +57,10 @@
 // POST/PUT bodies (NormalizeResource) get the same value rewrites (string
 // booleans by schema type, manager forms, roles JSON strings, nulls kept as
 // null for the decoder to drop).
+//
+// In both, a "schemas" key inside an extension object
+// ("urn:…:enterprise:2.0:User": {"schemas": […], …}) is dropped: some
+// clients repeat the schema list there, and it adds nothing to the key.
 package entra
 
 import (
@@ -225,6 +229,9 @@ func normExtension(rt *schemas.ResourceType, ext *schemas.Extension, v any) any 
 	}
 	out := make(map[string]any, len(m))
 	for k, x := range m {
+		if strings.EqualFold(k, "schemas") {
+			continue // see NormalizeResource
+		}
 		p, err := rt.ResolvePath(ext.Schema.ID + ":" + k)
 		switch {
 		case err != nil:
@@ -459,6 +466,11 @@ func NormalizeResource(rt *schemas.ResourceType, body map[string]any) map[string
 			ext := rt.Extension(k)
 			em := make(map[string]any, len(m))
 			for ek, ev := range m {
+				if strings.EqualFold(ek, "schemas") {
+					// Some clients repeat the schemas list inside an
+					// extension object; it says nothing the key doesn't.
+					continue
+				}
 				if a := rt.ExtensionAttribute(ext.Schema.ID, ek); a != nil {
 					em[ek] = normBody(a, ev)
 				} else {
