@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -312,4 +313,32 @@ func TestParseConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestParseSubPathEquivalence checks that `attr[f].sub op v` parses to the
+// tree of `attr[f and sub op v]` for every pairing of the comparisons below,
+// or fails as that does.
+func TestParseSubPathEquivalence(t *testing.T) {
+	reg := loadRegistry(t)
+	inner := []string{`type eq "work"`, `TYPE Eq "work"`, `primary eq true`, `primary eq "True"`, `value co "@x"`,
+		`display pr`, `nope eq "x"`, `type gt 1`, `value eq null`, `type eq "a]."`}
+	subs := []string{`value eq "x@contoso.example"`, `value pr`, `VALUE sw "A"`, `primary eq false`, `type ne "home"`,
+		`value eq null`, `nope eq "x"`, `value gt true`, `$ref pr`}
+	for _, rt := range reg.ResourceTypes() {
+		for _, attr := range []string{"emails", "members", "groups", "phoneNumbers", "name"} {
+			for _, f := range inner {
+				for _, s := range subs {
+					a, errA := Parse(rt, attr+"["+f+"]."+s)
+					b, errB := Parse(rt, attr+"["+f+" and "+s+"]")
+					if (errA == nil) != (errB == nil) {
+						t.Errorf("%s %s[%s].%s: %v, but with and: %v", rt.Name, attr, f, s, errA, errB)
+						continue
+					}
+					if errA == nil && !reflect.DeepEqual(a, b) {
+						t.Errorf("%s %s[%s].%s = %s, with and %s", rt.Name, attr, f, s, str(a), str(b))
+					}
+				}
+			}
+		}
+	}
 }
