@@ -2,9 +2,11 @@
 // config loads with the environment compose.yaml gives it and selects
 // MongoDB, compose.yaml has the services, health checks and volumes the
 // README promises, the Dockerfile builds a static CGO-free binary that runs
-// as non-root with the config compose mounts, and that very binary, built
-// the way the Dockerfile builds it, serves the example config and passes
-// the image's HEALTHCHECK command.
+// as non-root with the config compose mounts, ships a default config where
+// its CMD reads it and sets no ENV that would shadow the file, and that very
+// binary, built the way the Dockerfile builds it, serves the example config
+// and the shipped one (flags > environment > file) and passes the image's
+// HEALTHCHECK command, which takes its port from the same configuration.
 package dockerconfig_test
 
 import (
