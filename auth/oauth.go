@@ -298,11 +298,26 @@ func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenan
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only client_credentials is supported.")
 		return
 	}
+	keys := []string{addrKey(r)}
+	claimed := claimedClient(r, form)
+	if claimed != "" {
+		keys = append(keys, clientKey(name, claimed))
+	}
+	if wait := a.failures.wait(keys...); wait > 0 {
+		a.log.DebugContext(r.Context(), "token request throttled", "tenant", name, "client", claimed, "remote", remoteIP(r), "retry_after", wait)
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		oauthError(w, http.StatusTooManyRequests, "temporarily_unavailable", "Too many failed client authentications; retry later.")
+		return
+	}
 	clientID, f := a.authenticateClient(r, t, form)
 	if f != nil {
 		if f.reason != nil {
 			a.log.InfoContext(r.Context(), "client authentication failed", "tenant", name,
 				"client", f.client, "reason", Reason(f.reason), "remote", remoteIP(r))
+			if a.failures.fail(keys...) {
+				a.log.WarnContext(r.Context(), "too many failed client authentications; throttling", "tenant", name,
+					"client", claimed, "remote", remoteIP(r))
+			}
 		}
 		oauthError(w, f.status, f.code, f.desc)
 		return
@@ -396,6 +411,18 @@ func (a *Authenticator) authenticateClient(r *http.Request, t *tenant, form url.
 		return "", invalidClient(ids[0], "Client authentication failed.", ErrUnknown)
 	}
 	return clientID, nil
+}
+
+// claimedClient is the client id a token request names (in the body or the
+// Basic header), verified or not: "" if none.
+func claimedClient(r *http.Request, form url.Values) string {
+	if id := form.Get("client_id"); id != "" {
+		return id
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		return formDecoded(user)[0]
+	}
+	return ""
 }
 
 // isFailure reports whether err is an authentication failure (the client's
