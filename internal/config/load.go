@@ -145,6 +145,10 @@ func yamlKeyPrefix(typ string) (string, bool) {
 		return "metrics.token.", true
 	case "config.Debug":
 		return "debug.", true
+	case "config.Federation":
+		return "tenants[].oauth.clients[].federation.", true
+	case "config.AuthFailures":
+		return "authFailures.", true
 	}
 	return "", false
 }

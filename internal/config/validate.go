@@ -139,6 +139,12 @@ func (c *Config) problems() []string {
 			add("trustedProxies[%d]: %q is not an IP address or CIDR range (e.g. 10.0.0.0/8)", i, tp)
 		}
 	}
+	if c.AuthFailures.Burst < 0 {
+		add("authFailures.burst: %d must not be negative (0: the default, %d)", c.AuthFailures.Burst, auth.DefaultFailureBurst)
+	}
+	if c.AuthFailures.PerMinute < 0 {
+		add("authFailures.perMinute: %d must not be negative (0: the default, %d)", c.AuthFailures.PerMinute, auth.DefaultFailuresPerMinute)
+	}
 	p = append(p, c.Limits.problems()...)
 	return p
 }
