@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/scim/patch"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -37,6 +38,8 @@ type server struct {
 	// Bulk limits (bulk.maxOperations, bulk.maxPayloadSize).
 	maxBulkOps     int
 	maxBulkPayload int64
+	// patchLimits caps each PATCH request (patch.*).
+	patchLimits patch.Limits
 }
 
 // NewHandler returns the HTTP handler serving every tenant's SCIM API plus
@@ -60,6 +63,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 
 		maxBulkOps:     opts.MaxBulkOperations,
 		maxBulkPayload: opts.MaxBulkPayload,
+		patchLimits:    patch.Limits{MaxOperations: opts.MaxPatchOps, MaxMemberValues: opts.MaxPatchMembers},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

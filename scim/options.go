@@ -55,4 +55,11 @@ type Options struct {
 	// MaxBulkPayload caps the body of one POST /Bulk request in bytes
 	// (bulk.maxPayloadSize; 413 beyond). Default 1 MiB.
 	MaxBulkPayload int64
+	// MaxPatchOps caps the Operations[] entries of one PATCH
+	// request, also inside a bulk request (patch.maxOperations; 400
+	// beyond). Default 1000.
+	MaxPatchOps int
+	// MaxPatchMembers caps the member values of one PATCH request's
+	// members operations (patch.maxMemberValues; 400 beyond). Default 10,000.
+	MaxPatchMembers int
 }

@@ -62,6 +62,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MaxResults:        cfg.MaxResults,
 		MaxBulkOperations: cfg.Bulk.MaxOperations,
 		MaxBulkPayload:    cfg.Bulk.MaxPayloadBytes,
+		MaxPatchOps:       cfg.Patch.MaxOperations,
+		MaxPatchMembers:   cfg.Patch.MaxMemberValues,
 	})
 	if err != nil {
 		return fmt.Errorf("build handler: %w", err)

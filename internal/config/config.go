@@ -26,6 +26,10 @@ const (
 	// bulk.* defaults.
 	DefaultBulkMaxOperations   = 1000
 	DefaultBulkMaxPayloadBytes = 1 << 20
+	// DefaultPatchMaxOperations and DefaultPatchMaxMemberValues are the
+	// patch.* defaults.
+	DefaultPatchMaxOperations   = 1000
+	DefaultPatchMaxMemberValues = 10000
 
 	// DefaultTenant is the tenant served at /scim/v2. It always exists,
 	// whether or not it is listed under tenants.
@@ -56,6 +60,9 @@ type Config struct {
 	Schemas []Schema `yaml:"schemas"`
 	// Bulk limits POST /Bulk requests.
 	Bulk Bulk `yaml:"bulk"`
+	// Patch limits PATCH requests (and the PATCH operations of a bulk
+	// request).
+	Patch Patch `yaml:"patch"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
@@ -94,6 +101,16 @@ type Bulk struct {
 	MaxOperations int `yaml:"maxOperations"`
 	// MaxPayloadBytes caps the body of one bulk request (larger: 413).
 	MaxPayloadBytes int64 `yaml:"maxPayloadBytes"`
+}
+
+// Patch limits one PATCH request (beyond either limit: 400 invalidValue).
+type Patch struct {
+	// MaxOperations caps the entries of Operations[].
+	MaxOperations int `yaml:"maxOperations"`
+	// MaxMemberValues caps the member values of one request's members
+	// add, replace and remove operations together (Entra batches members,
+	// so these do not count towards MaxOperations).
+	MaxMemberValues int `yaml:"maxMemberValues"`
 }
 
 // Tenant is one tenant: its name and its credentials.
@@ -209,6 +226,7 @@ func Default() *Config {
 		MaxResults:   DefaultMaxResults,
 		Log:          Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Bulk:         Bulk{MaxOperations: DefaultBulkMaxOperations, MaxPayloadBytes: DefaultBulkMaxPayloadBytes},
+		Patch:        Patch{MaxOperations: DefaultPatchMaxOperations, MaxMemberValues: DefaultPatchMaxMemberValues},
 	}
 }
 

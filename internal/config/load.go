@@ -114,6 +114,8 @@ func yamlKeyPrefix(typ string) (string, bool) {
 		return "tenants[].entraJWT.", true
 	case "config.Bulk":
 		return "bulk.", true
+	case "config.Patch":
+		return "patch.", true
 	}
 	return "", false
 }

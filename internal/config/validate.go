@@ -126,6 +126,12 @@ func (c *Config) problems() []string {
 	if c.Bulk.MaxPayloadBytes <= 0 {
 		add("bulk.maxPayloadBytes: %d must be greater than 0", c.Bulk.MaxPayloadBytes)
 	}
+	if c.Patch.MaxOperations <= 0 {
+		add("patch.maxOperations: %d must be greater than 0", c.Patch.MaxOperations)
+	}
+	if c.Patch.MaxMemberValues <= 0 {
+		add("patch.maxMemberValues: %d must be greater than 0", c.Patch.MaxMemberValues)
+	}
 	return p
 }
 

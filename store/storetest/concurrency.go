@@ -17,6 +17,8 @@ func concurrencyTests() []testCase {
 		{"ParallelCreateSameUserName", testParallelCreate},
 		{"IfMatchRace", testIfMatchRace},
 		{"JournalReaderSeesEveryChange", testJournalReader},
+		{"UpdateFnHoldsNoWrite", testUpdateFnHoldsNoWrite},
+		{"UpdateLostRace", testUpdateLostRace},
 	}
 }
 
