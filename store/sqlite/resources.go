@@ -31,11 +31,13 @@ const (
 	qInsertEmail = `INSERT OR IGNORE INTO emails (tenant, id, value_lc) VALUES (?, ?, ?)`
 
 	// Only ids of existing resources of the tenant, never the group itself.
-	// The existence probe is answered by the resources_id index alone (no
-	// table row is read): a member's kind is joined in when members are read.
-	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id)
-		SELECT ?1, ?2, j.value FROM json_each(?3) AS j
-		WHERE j.value <> ?2 AND EXISTS (SELECT 1 FROM resources AS r WHERE r.tenant = ?1 AND r.id = j.value)
+	// The member's kind and display are copied into the row, so that
+	// reading members needs no lookup per member (see Members); CROSS JOIN
+	// keeps json_each the outer loop.
+	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id, kind, display)
+		SELECT ?1, ?2, j.value, r.kind, coalesce(r.display, '')
+		FROM json_each(?3) AS j CROSS JOIN resources AS r
+		WHERE r.tenant = ?1 AND r.id = j.value AND j.value <> ?2
 		RETURNING member_id`
 	qRemoveMembers = `DELETE FROM members WHERE tenant = ?1 AND group_id = ?2
 		AND member_id IN (SELECT value FROM json_each(?3)) RETURNING member_id`

@@ -29,6 +29,17 @@ var errLostRace = errors.New("resource changed since it was read")
 // with the same id and version (import) in between.
 const qVersion = `SELECT kind, version, created FROM resources WHERE tenant = ? AND id = ?`
 
+// qMemberDisplay copies a resource's new display into the membership rows
+// where it is the member. Without INDEXED BY the planner scans the tenant's
+// members by primary key.
+const qMemberDisplay = `UPDATE members INDEXED BY members_member SET display = ? WHERE tenant = ? AND member_id = ?`
+
+// displayText is a shadow display as the members table holds it.
+func displayText(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
 // Update applies fn and writes its result; see store.Store. It returns
 // store.ErrNotFound, a *store.ConflictError, or fn's error as is.
 //
@@ -205,6 +216,12 @@ func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *update) (store.R
 		}
 		if err != nil {
 			return store.Resource{}, mapErr(err)
+		}
+		if sh.display != u.oldSh.display {
+			// Membership rows carry the member's display (see Members).
+			if _, err := s.txExec(ctx, tx, qMemberDisplay, displayText(sh.display), ref.Tenant, ref.ID); err != nil {
+				return store.Resource{}, err
+			}
 		}
 		if ref.Kind == store.User && !slices.Equal(sh.emails, u.oldSh.emails) {
 			// Only the addresses that come or go touch the table.
