@@ -188,6 +188,9 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, rt *schemas.Resou
 		return
 	}
 	ops, err := entra.ParsePatch(rt, body)
+	if err == nil {
+		err = s.patchLimits.Check(rt, ops)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

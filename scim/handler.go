@@ -14,6 +14,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/schemas"
+	"github.com/scimbridge/scimbridge/scim/patch"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -48,6 +49,8 @@ type server struct {
 	queueWait   time.Duration
 	minBodyRate int64
 	bodyGrace   time.Duration
+	// patchLimits caps each PATCH request (patch.*).
+	patchLimits patch.Limits
 }
 
 // NewHandler returns the HTTP handler serving every tenant's SCIM API plus
@@ -75,6 +78,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		queueWait:      opts.QueueWait,
 		minBodyRate:    opts.MinBodyRate,
 		bodyGrace:      opts.BodyGracePeriod,
+		patchLimits:    patch.Limits{MaxOperations: opts.MaxPatchOps, MaxMemberValues: opts.MaxPatchMembers},
 	}
 	maxConcurrent := opts.MaxConcurrentRequests
 	if maxConcurrent <= 0 {

@@ -76,6 +76,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			b = appendJSONString(b, e)
 		}
 		return append(b, ']'), nil
+	case memberList:
+		return x.appendJSON(b), nil
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
@@ -114,6 +116,13 @@ const hexDigits = "0123456789abcdef"
 // escaping U+2028 and U+2029 as encoding/json does.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendJSONStringContent(b, s)
+	return append(b, '"')
+}
+
+// appendJSONStringContent is appendJSONString without the quotes, for
+// strings written in pieces.
+func appendJSONStringContent(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -156,6 +165,5 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"reflect"
 	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // sameAsEncodingJSON checks that appendJSON's output decodes to exactly what
@@ -98,6 +100,62 @@ func BenchmarkEncodeAppendJSON(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := appendJSON(make([]byte, 0, 1024), d); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestMemberListJSON: a group's members written by memberList decode to
+// what the map per member they replace encoded to.
+func TestMemberListJSON(t *testing.T) {
+	members := []store.Member{
+		{Value: "u1", Type: store.User, Display: "Alice \"A\" <x>\u2028"},
+		{Value: "g\\1", Type: store.Group},
+		{Value: "u\xff2", Type: store.User, Display: "\n"},
+	}
+	base := "https://h.example/tenants/t\"/scim/v2"
+	var want []any
+	for _, m := range members {
+		el := map[string]any{"value": m.Value, "type": string(m.Type)}
+		if m.Type == store.User {
+			el["$ref"] = base + "/Users/" + m.Value
+		} else {
+			el["$ref"] = base + "/Groups/" + m.Value
+		}
+		if m.Display != "" {
+			el["display"] = m.Display
+		}
+		want = append(want, el)
+	}
+	wantJSON, err := json.Marshal(map[string]any{"members": want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []memberList{{base: base, members: members}, {base: base, members: []store.Member{}}} {
+		got, err := appendJSON(nil, map[string]any{"members": l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// encoding/json (through MarshalJSON) writes the same, HTML-escaped.
+		viaStd, err := json.Marshal(map[string]any{"members": l})
+		var x, y any
+		if err != nil || json.Unmarshal(viaStd, &x) != nil || json.Unmarshal(got, &y) != nil || !reflect.DeepEqual(x, y) {
+			t.Errorf("encoding/json wrote %s (%v), appendJSON %s", viaStd, err, got)
+		}
+		if len(l.members) == 0 {
+			if string(got) != `{"members":[]}` {
+				t.Errorf("no members: %s", got)
+			}
+			continue
+		}
+		var a, b any
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("invalid JSON %s: %v", got, err)
+		}
+		if err := json.Unmarshal(wantJSON, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("got  %s\nwant %s", got, wantJSON)
 		}
 	}
 }

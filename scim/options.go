@@ -68,4 +68,11 @@ type Options struct {
 	// DefaultBodyGrace.
 	MinBodyRate     int64
 	BodyGracePeriod time.Duration
+	// MaxPatchOps caps the Operations[] entries of one PATCH
+	// request, also inside a bulk request (patch.maxOperations; 400
+	// beyond). Default 1000.
+	MaxPatchOps int
+	// MaxPatchMembers caps the member values of one PATCH request's
+	// members operations (patch.maxMemberValues; 400 beyond). Default 10,000.
+	MaxPatchMembers int
 }

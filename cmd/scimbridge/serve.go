@@ -76,6 +76,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		QueueWait:             cfg.Limits.QueueWait,
 		MinBodyRate:           minBodyRate(cfg),
 		BodyGracePeriod:       cfg.Limits.BodyGracePeriod,
+		MaxPatchOps:           cfg.Patch.MaxOperations,
+		MaxPatchMembers:       cfg.Patch.MaxMemberValues,
 	})
 	if err != nil {
 		return fmt.Errorf("build handler: %w", err)

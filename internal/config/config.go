@@ -29,6 +29,10 @@ const (
 	// bulk.* defaults.
 	DefaultBulkMaxOperations   = 1000
 	DefaultBulkMaxPayloadBytes = 1 << 20
+	// DefaultPatchMaxOperations and DefaultPatchMaxMemberValues are the
+	// patch.* defaults.
+	DefaultPatchMaxOperations   = 1000
+	DefaultPatchMaxMemberValues = 10000
 
 	// DefaultTenant is the tenant served at /scim/v2. It always exists,
 	// whether or not it is listed under tenants.
@@ -76,6 +80,9 @@ type Config struct {
 	// AuthFailures throttles failed authentications per remote address and
 	// OAuth client.
 	AuthFailures AuthFailures `yaml:"authFailures"`
+	// Patch limits PATCH requests (and the PATCH operations of a bulk
+	// request).
+	Patch Patch `yaml:"patch"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
@@ -170,6 +177,16 @@ func parseProxy(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Patch limits one PATCH request (beyond either limit: 400 invalidValue).
+type Patch struct {
+	// MaxOperations caps the entries of Operations[].
+	MaxOperations int `yaml:"maxOperations"`
+	// MaxMemberValues caps the member values of one request's members
+	// add, replace and remove operations together (Entra batches members,
+	// so these do not count towards MaxOperations).
+	MaxMemberValues int `yaml:"maxMemberValues"`
 }
 
 // Tenant is one tenant: its name and its credentials.
@@ -340,6 +357,7 @@ func Default() *Config {
 			MinBodyBytesPerSecond: scim.DefaultMinBodyRate,
 			BodyGracePeriod:       scim.DefaultBodyGrace,
 		},
+		Patch: Patch{MaxOperations: DefaultPatchMaxOperations, MaxMemberValues: DefaultPatchMaxMemberValues},
 	}
 }
 

@@ -23,6 +23,10 @@ const (
 	// bulk.maxOperations and bulk.maxPayloadBytes.
 	EnvBulkMaxOperations   = "SCIMBRIDGE_BULK_MAX_OPERATIONS"
 	EnvBulkMaxPayloadBytes = "SCIMBRIDGE_BULK_MAX_PAYLOAD_BYTES"
+	// EnvPatchMaxOperations and EnvPatchMaxMemberValues override
+	// patch.maxOperations and patch.maxMemberValues.
+	EnvPatchMaxOperations   = "SCIMBRIDGE_PATCH_MAX_OPERATIONS"
+	EnvPatchMaxMemberValues = "SCIMBRIDGE_PATCH_MAX_MEMBER_VALUES"
 	// EnvToken holds a plain bearer token accepted for the default tenant.
 	EnvToken = "SCIMBRIDGE_TOKEN"
 )
@@ -80,6 +84,19 @@ func (c *Config) applyEnv(env func(string) string) []string {
 			problems = append(problems, fmt.Sprintf("%s: %q is not an integer", EnvBulkMaxPayloadBytes, v))
 		} else {
 			c.Bulk.MaxPayloadBytes = n
+		}
+	}
+	for _, e := range []struct {
+		name string
+		dst  *int
+	}{{EnvPatchMaxOperations, &c.Patch.MaxOperations}, {EnvPatchMaxMemberValues, &c.Patch.MaxMemberValues}} {
+		if v := env(e.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %q is not an integer", e.name, v))
+			} else {
+				*e.dst = n
+			}
 		}
 	}
 	if v := strings.TrimSpace(env(EnvToken)); v != "" {

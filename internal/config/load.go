@@ -149,6 +149,8 @@ func yamlKeyPrefix(typ string) (string, bool) {
 		return "tenants[].oauth.clients[].federation.", true
 	case "config.AuthFailures":
 		return "authFailures.", true
+	case "config.Patch":
+		return "patch.", true
 	}
 	return "", false
 }

@@ -145,6 +145,12 @@ func (c *Config) problems() []string {
 	if c.AuthFailures.PerMinute < 0 {
 		add("authFailures.perMinute: %d must not be negative (0: the default, %d)", c.AuthFailures.PerMinute, auth.DefaultFailuresPerMinute)
 	}
+	if c.Patch.MaxOperations <= 0 {
+		add("patch.maxOperations: %d must be greater than 0", c.Patch.MaxOperations)
+	}
+	if c.Patch.MaxMemberValues <= 0 {
+		add("patch.maxMemberValues: %d must be greater than 0", c.Patch.MaxMemberValues)
+	}
 	p = append(p, c.Limits.problems()...)
 	return p
 }

@@ -86,6 +86,8 @@ type engine struct {
 	touched map[*schemas.Attribute]string
 	opt     Options
 	members memberState
+	// lists indexes the owned lists of multi-valued attributes (index.go).
+	lists map[*schemas.Attribute]*listIndex
 }
 
 func (e *engine) apply(op Operation) error {
@@ -110,6 +112,12 @@ func (e *engine) apply(op Operation) error {
 	}
 	if ext := e.rt.Extension(path); ext != nil {
 		return e.extension(name, ext, op.Value, op.HasValue)
+	}
+	if id, ok := memberValueEq(path); ok && name == OpRemove && e.rt.Name == string(store.Group) {
+		// What the general path does for this filter (see memberOp), without
+		// parsing it: Entra removes members with one such operation each.
+		e.members.removeMember(id)
+		return nil
 	}
 	pe, err := query.ParsePath(e.rt, path)
 	if err != nil {
@@ -336,11 +344,13 @@ func (e *engine) setMulti(op string, t target, v any) error {
 		return nil
 	}
 	list := e.mutList(t.urn, a)
+	ix := e.index(a, list)
+	keys := ix.keys() // duplicates are found by key, not by a scan
 	var added []int
 	for _, nv := range vals {
 		dup := false
-		for _, old := range list {
-			if equal(old, nv) {
+		for _, i := range keys[dedupKey(nv)] {
+			if equal(list[i], nv) {
 				dup = true
 				break
 			}
@@ -348,12 +358,13 @@ func (e *engine) setMulti(op string, t target, v any) error {
 		if !dup {
 			added = append(added, len(list))
 			list = append(list, nv)
+			ix.appended(list, len(list)-1)
 		}
 	}
 	if len(added) == 0 {
 		return nil
 	}
-	normalisePrimary(a, list, added)
+	e.normalisePrimary(a, list, added)
 	e.set(t.urn, a, list)
 	return nil
 }

@@ -60,6 +60,9 @@ func (e *engine) container(urn string, create bool) map[string]any {
 // set stores v (nil: unsets) as the value of a; v must not be shared with
 // the input. An extension container left empty is removed.
 func (e *engine) set(urn string, a *schemas.Attribute, v any) {
+	if ix := e.lists[a]; ix != nil && !sameList(ix.list, v) {
+		delete(e.lists, a) // the index describes another list
+	}
 	c := e.container(urn, v != nil)
 	if c == nil {
 		return

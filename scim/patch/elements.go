@@ -14,13 +14,13 @@ import (
 // multi-valued attribute without a filter): it applies to every element; add
 // or replace on an empty attribute creates one element.
 func (e *engine) everyElement(op string, t target, v any) error {
-	return e.onElements(op, t, v, func(map[string]any) bool { return true }, map[string]any{})
+	return e.onElements(op, t, v, func(map[string]any) bool { return true }, nil, map[string]any{})
 }
 
 // filtered is an op on a multi-valued complex attribute with a value filter.
 func (e *engine) filtered(op string, t target, v any) error {
 	f := t.filter
-	return e.onElements(op, t, v, func(el map[string]any) bool { return query.MatchElement(f, el) }, createFromFilter(op, f))
+	return e.onElements(op, t, v, func(el map[string]any) bool { return query.MatchElement(f, el) }, f, createFromFilter(op, f))
 }
 
 // createFromFilter is the element an add or replace with value filter f
@@ -42,14 +42,25 @@ func createFromFilter(op string, f query.Filter) map[string]any {
 
 // onElements applies op to the elements of t.attr that match. When nothing
 // matches, add and replace append the element create (the filter's eq terms)
-// plus the value, or fail with noTarget if create is nil.
-func (e *engine) onElements(op string, t target, v any, match func(map[string]any) bool, create map[string]any) error {
+// plus the value, or fail with noTarget if create is nil. f, when it is not
+// nil, is the filter match implements: if it has a term the list's index
+// can answer, only the elements the index names are tested.
+func (e *engine) onElements(op string, t target, v any, match func(map[string]any) bool, f query.Filter, create map[string]any) error {
 	a := t.attr
 	cur, _ := e.get(t.urn, a).([]any)
 	var idx []int
-	for i, el := range cur {
-		if m, ok := el.(map[string]any); ok && match(m) {
-			idx = append(idx, i)
+	if sub, key, ok := indexTerm(f); ok && len(cur) > 0 {
+		cur = e.mutList(t.urn, a) // the index describes the owned list
+		for _, i := range e.index(a, cur).values(sub)[key] {
+			if m, ok := cur[i].(map[string]any); ok && match(m) {
+				idx = append(idx, i)
+			}
+		}
+	} else {
+		for i, el := range cur {
+			if m, ok := el.(map[string]any); ok && match(m) {
+				idx = append(idx, i)
+			}
 		}
 	}
 
@@ -103,6 +114,7 @@ func (e *engine) onElements(op string, t target, v any, match func(map[string]an
 			}
 			out = append(out, el)
 		}
+		delete(e.lists, a) // positions moved, or elements changed in place
 		if len(out) == 0 {
 			return e.clear(target{urn: t.urn, attr: a}, Mutability)
 		}
@@ -127,9 +139,24 @@ func (e *engine) onElements(op string, t target, v any, match func(map[string]an
 				}
 			}
 		}
+		ix := e.lists[a]
+		if ix != nil && !sameList(ix.list, list) {
+			ix = nil
+		}
 		idx = []int{len(list)}
 		list = append(list, el)
+		if ix != nil {
+			ix.appended(list, len(list)-1)
+		}
 	} else {
+		if ix := e.lists[a]; ix != nil && sameList(ix.list, list) {
+			switch {
+			case sub != nil:
+				ix.changed(sub.Name)
+			default:
+				ix.changed("")
+			}
+		}
 		for _, i := range idx {
 			m := list[i].(map[string]any)
 			switch {
@@ -161,7 +188,7 @@ func (e *engine) onElements(op string, t target, v any, match func(map[string]an
 			}
 		}
 	}
-	normalisePrimary(a, list, idx)
+	e.normalisePrimary(a, list, idx)
 	e.set(t.urn, a, list)
 	return nil
 }
@@ -248,7 +275,7 @@ func eqTerms(f query.Filter, out map[string]any) bool {
 // removeElements removes the elements of a multi-valued attribute for which
 // drop is true; the attribute is unset when none remain.
 func (e *engine) removeElements(t target, drop func(map[string]any) bool) error {
-	return e.onElements(OpRemove, target{urn: t.urn, attr: t.attr}, nil, drop, nil)
+	return e.onElements(OpRemove, target{urn: t.urn, attr: t.attr}, nil, drop, nil, nil)
 }
 
 // removeValues removes the listed values from a simple multi-valued

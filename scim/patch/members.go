@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -193,6 +194,21 @@ func count(bs ...bool) int {
 		}
 	}
 	return n
+}
+
+// memberValueEq recognises the path `members[value eq "id"]` exactly as
+// scim/entra writes it (one space each side of eq, a JSON string, names in
+// any case) and returns the id. Anything else is left to query.ParsePath.
+func memberValueEq(path string) (string, bool) {
+	const prefix = `members[value eq "`
+	if len(path) < len(prefix)+2 || !strings.EqualFold(path[:len(prefix)], prefix) || !strings.HasSuffix(path, `"]`) {
+		return "", false
+	}
+	var id string
+	if err := json.Unmarshal([]byte(path[len(prefix)-1:len(path)-1]), &id); err != nil || id == "" {
+		return "", false
+	}
+	return id, true
 }
 
 // valueEqIDs returns the ids of a filter made only of `value eq "id"` terms

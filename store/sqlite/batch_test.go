@@ -154,7 +154,9 @@ func TestBatchFailureIsolation(t *testing.T) {
 }
 
 // TestBatchMixed runs, in one batch, updates of one group that must compose,
-// failing updates, deletes and state writes next to each other.
+// failing updates, deletes and state writes next to each other. The updates
+// are Update's last attempt, which runs fn inside the writer (the first ones
+// run fn outside it and are tested in update_test.go).
 func TestBatchMixed(t *testing.T) {
 	s := openT(t)
 	ctx := context.Background()
@@ -173,7 +175,7 @@ func TestBatchMixed(t *testing.T) {
 	addErrs := make([]error, 10)
 	for i := range 10 {
 		fns = append(fns, func() {
-			_, addErrs[i] = s.Update(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+			_, addErrs[i] = s.updateInWriter(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
 				r.Attrs[fmt.Sprint("x", i)] = true
 				return store.MemberDelta{Add: []store.Member{{Value: fmt.Sprintf("m%d", i)}}}, nil
 			})
@@ -184,18 +186,18 @@ func TestBatchMixed(t *testing.T) {
 	var version int64
 	fns = append(fns,
 		func() {
-			_, precondErr = s.Update(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+			_, precondErr = s.updateInWriter(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
 				r.Attrs["lost"] = true
 				return store.MemberDelta{Add: []store.Member{{Value: "m9"}}}, store.ErrPrecondition
 			})
 		},
 		func() {
-			_, notFoundErr = s.Update(ctx, store.Ref{Tenant: "t", Kind: store.User, ID: "nobody"},
+			_, notFoundErr = s.updateInWriter(ctx, store.Ref{Tenant: "t", Kind: store.User, ID: "nobody"},
 				func(r *store.Resource) (store.MemberDelta, error) { return store.MemberDelta{}, nil })
 		},
 		func() {
 			defer func() { panicked = recover() }()
-			s.Update(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+			s.updateInWriter(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
 				r.Attrs["lost"] = true
 				panic("boom")
 			})
@@ -248,8 +250,9 @@ func TestBatchMixed(t *testing.T) {
 	}
 }
 
-// TestBatchMembersRead: an Update fn that reads the members through the
-// store sees the earlier writes of its batch.
+// TestBatchMembersRead: an Update fn that runs inside the writer (Update's
+// last attempt) and reads the members through the store sees the earlier
+// writes of its batch.
 func TestBatchMembersRead(t *testing.T) {
 	s := openT(t)
 	ctx := context.Background()
@@ -265,12 +268,12 @@ func TestBatchMembersRead(t *testing.T) {
 	var err1, err2 error
 	n := inOrder(t, s,
 		func() {
-			_, err1 = s.Update(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+			_, err1 = s.updateInWriter(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
 				return store.MemberDelta{Add: []store.Member{{Value: "u1"}}}, nil
 			})
 		},
 		func() {
-			_, err2 = s.Update(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+			_, err2 = s.updateInWriter(ctx, g.Ref, func(r *store.Resource) (store.MemberDelta, error) {
 				ms, err := s.Members(ctx, g.Ref, "", 0)
 				seen = ms
 				var rm []string

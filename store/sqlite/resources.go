@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -42,11 +41,13 @@ const (
 	qInsertEmail = `INSERT OR IGNORE INTO emails (tenant, id, value_lc) VALUES (?, ?, ?)`
 
 	// Only ids of existing resources of the tenant, never the group itself.
-	// The existence probe is answered by the resources_id index alone (no
-	// table row is read): a member's kind is joined in when members are read.
-	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id)
-		SELECT ?1, ?2, j.value FROM json_each(?3) AS j
-		WHERE j.value <> ?2 AND EXISTS (SELECT 1 FROM resources AS r WHERE r.tenant = ?1 AND r.id = j.value)
+	// The member's kind and display are copied into the row, so that
+	// reading members needs no lookup per member (see Members); CROSS JOIN
+	// keeps json_each the outer loop.
+	qAddMembers = `INSERT OR IGNORE INTO members (tenant, group_id, member_id, kind, display)
+		SELECT ?1, ?2, j.value, r.kind, coalesce(r.display, '')
+		FROM json_each(?3) AS j CROSS JOIN resources AS r
+		WHERE r.tenant = ?1 AND r.id = j.value AND j.value <> ?2
 		RETURNING member_id`
 	qRemoveMembers = `DELETE FROM members WHERE tenant = ?1 AND group_id = ?2
 		AND member_id IN (SELECT value FROM json_each(?3)) RETURNING member_id`
@@ -118,104 +119,6 @@ func (s *Store) Get(ctx context.Context, ref store.Ref) (store.Resource, error) 
 		return store.Resource{}, fmt.Errorf("sqlite get: %w", err)
 	}
 	return r, nil
-}
-
-// Update applies fn in a write transaction; see store.Store. It returns
-// store.ErrNotFound, a *store.ConflictError, or fn's error as is.
-//
-// fn runs on the writer goroutine, inside the group-commit transaction, in a
-// savepoint of its own: it gets the row as the earlier requests of its batch
-// left it (the row is read through the transaction), and its failure rolls
-// back its own request only. While fn runs, no other write proceeds, so fn
-// must be quick, and it must NEVER call a write method of the store (Create,
-// Update, Delete, PutState, DeleteState, AcquireLease): that request would
-// queue behind fn's own and wait for it forever. Read methods are fine: they
-// use the separate read pool and see committed state only (for Members, the
-// writer makes sure that this includes the earlier requests of the batch;
-// see Members). fn may be called more than once.
-func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) (store.Resource, error) {
-	var out store.Resource
-	var fnErr error
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		out, fnErr = store.Resource{}, nil // a retry runs this again
-		st, err := s.txStmt(ctx, tx, qGet)
-		if err != nil {
-			return err
-		}
-		cur, doc, err := scanResource(st.QueryRowContext(ctx, ref.Tenant, ref.ID), ref)
-		if err != nil {
-			return err
-		}
-		oldSh := shadows(ref.Kind, cur.Attrs) // taken before fn changes the map
-		// cur.Attrs is freshly decoded: fn gets a private copy.
-		r := cur
-		delta, err := fn(&r)
-		if err != nil {
-			fnErr = err
-			return err
-		}
-		r.Ref, r.Version, r.Created, r.LastModified = cur.Ref, cur.Version, cur.Created, cur.LastModified
-		if r.Attrs == nil {
-			r.Attrs = map[string]any{}
-		}
-		newDoc, err := json.Marshal(r.Attrs)
-		if err != nil {
-			return fmt.Errorf("encode attributes: %w", err)
-		}
-		changed := !bytes.Equal(newDoc, doc)
-		var added, removed []string
-		if !delta.Empty() {
-			if ref.Kind != store.Group {
-				return fmt.Errorf("only groups have members")
-			}
-			if added, removed, err = s.applyDelta(ctx, tx, ref, delta); err != nil {
-				return err
-			}
-		}
-		out = r
-		if !changed && len(added) == 0 && len(removed) == 0 {
-			return nil // nothing to write; the version stays
-		}
-		now := s.now().UTC()
-		r.Version++
-		r.LastModified = now
-		if changed {
-			// SQLite rewrites the index entries of every column an UPDATE
-			// assigns, changed or not: leave the shadow columns and the
-			// emails alone unless they change, as most PATCHes go.
-			sh := shadows(ref.Kind, r.Attrs)
-			if sh.sameColumns(oldSh) {
-				_, err = s.txExec(ctx, tx, qUpdateDoc, r.Version, now.UnixNano(), newDoc, ref.Tenant, ref.ID)
-			} else {
-				_, err = s.txExec(ctx, tx, qUpdateResource, r.Version, now.UnixNano(),
-					sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, newDoc,
-					ref.Tenant, ref.ID)
-			}
-			if err != nil {
-				return mapErr(err)
-			}
-			if ref.Kind == store.User && !slices.Equal(sh.emails, oldSh.emails) {
-				// Only the addresses that come or go touch the table.
-				if err := s.deleteEmails(ctx, tx, ref, without(oldSh.emails, sh.emails)); err != nil {
-					return err
-				}
-				if err := s.insertEmails(ctx, tx, ref, without(sh.emails, oldSh.emails)); err != nil {
-					return err
-				}
-			}
-		} else if _, err := s.txExec(ctx, tx, qTouchResource, r.Version, now.UnixNano(), ref.Tenant, ref.ID); err != nil {
-			return err
-		}
-		out = r
-		return s.journal(ctx, tx, ref, store.OpUpdate, r.Version, now, added, removed)
-	})
-	switch {
-	case err == nil:
-		return out, nil
-	case fnErr != nil:
-		return store.Resource{}, fnErr
-	}
-	return store.Resource{}, fmt.Errorf("sqlite update: %w", err)
 }
 
 // applyDelta applies a membership delta (Replace, then Add, then Remove) and

@@ -3,8 +3,9 @@
 //
 // Writes go through one connection with BEGIN IMMEDIATE transactions, so
 // write transactions are serialised: a change, its shadow rows (emails,
-// memberships) and its journal entry commit together, journal sequence order is
-// commit order, and Update never loses a race. Concurrent writes are group
+// memberships) and its journal entry commit together, and journal sequence
+// order is commit order. Update runs its callback outside the writer and
+// writes only if the row is unchanged (see update.go). Concurrent writes are group
 // committed (see writer.go): one writer goroutine runs every queued write
 // call in one transaction, each in its own savepoint, and answers them only
 // once that transaction has committed. Reads use a pool of read-only
@@ -375,7 +376,7 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // runs at Open: once a transaction holds the only writer connection, a new
 // statement can only be prepared inside it.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	for _, q := range writeQueries {
+	for _, q := range append(writeQueries, qVersion, qMemberDisplay) {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", q, err)

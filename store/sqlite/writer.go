@@ -24,8 +24,10 @@ import (
 // it so), and a failed COMMIT fails every request of the batch.
 //
 // Requests run in queue order, so a request sees the writes of the earlier
-// requests of its batch (Update reads its row through the transaction) and
-// journal sequence order is still commit order.
+// requests of its batch (an Update checks the version of its row, or in its
+// last attempt reads the row, through the transaction) and journal sequence
+// order is still commit order. Requests are meant to be short: Update runs
+// its callback (a PATCH) before it queues anything (see update.go).
 
 // maxBatch bounds the requests of one transaction, so that one commit never
 // grows the WAL without bound and the first request of a batch does not wait

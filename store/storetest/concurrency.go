@@ -20,6 +20,8 @@ func concurrencyTests() []testCase {
 		{"JournalReaderSeesEveryChange", testJournalReader},
 		{"StrictParallelCreates", testStrictParallelCreates},
 		{"StrictParallelRenames", testStrictParallelRenames},
+		{"UpdateFnHoldsNoWrite", testUpdateFnHoldsNoWrite},
+		{"UpdateLostRace", testUpdateLostRace},
 	}
 }
 

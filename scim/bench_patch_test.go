@@ -1,0 +1,97 @@
+package scim_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// BenchmarkPatch1000Ops is one PATCH of 1,000 operations (the default
+// patch.maxOperations) on a user of one tenant, in-process, while another
+// tenant's client POSTs users back to back. Besides the PATCH's ns/op it
+// reports the other tenant's POST latency (p50, p99, max) over the run: a
+// PATCH that held the store's writer while it ran would push the POST p99
+// up to the PATCH's duration.
+//
+//	go test -run '^$' -bench Patch1000Ops -benchtime 20x ./scim/
+func BenchmarkPatch1000Ops(b *testing.B) {
+	h := newHarness(b)
+	hd := h.srv.Config.Handler
+	ctx := context.Background()
+	// The mix: Entra's incremental update, attributes replaced over and
+	// over, and one list growing by an element per operation.
+	var ops []string
+	for i := 0; len(ops) < 1000; i++ {
+		ops = append(ops,
+			fmt.Sprintf(`{"op":"Replace","path":"emails[type eq \"work\"].value","value":"u%d@contoso.com"}`, i),
+			`{"op":"Replace","path":"active","value":"False"}`,
+			fmt.Sprintf(`{"op":"replace","path":"title","value":"Title %d"}`, i),
+			fmt.Sprintf(`{"op":"add","path":"phoneNumbers","value":[{"type":"work","value":"+1 555 %04d"}]}`, i),
+			fmt.Sprintf(`{"op":"replace","path":"name.givenName","value":"Given %d"}`, i))
+	}
+	body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.Join(ops[:1000], ",") + `]}`
+
+	var stop, patching atomic.Bool
+	var mu sync.Mutex
+	var lat []time.Duration
+	done := make(chan struct{})
+	go func() { // the other tenant
+		defer close(done)
+		for i := 0; !stop.Load(); i++ {
+			req := httptest.NewRequest("POST", "/tenants/acme/scim/v2/Users", strings.NewReader(
+				fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"other%d@fabrikam.com","active":true}`, i)))
+			req.Header.Set("Authorization", "Bearer "+acmeToken)
+			rec := httptest.NewRecorder()
+			during := patching.Load()
+			t0 := time.Now()
+			hd.ServeHTTP(rec, req)
+			d := time.Since(t0)
+			during = during || patching.Load()
+			if rec.Code != 201 {
+				panic(fmt.Sprintf("POST in the other tenant: %d %s", rec.Code, rec.Body))
+			}
+			if during { // only POSTs that overlap a PATCH count
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}
+	}()
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		u, err := h.st.Create(ctx, store.Resource{Ref: store.Ref{Tenant: scim.DefaultTenant, Kind: store.User},
+			Attrs: map[string]any{"userName": fmt.Sprintf("patched%d@contoso.com", i), "active": true}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		patching.Store(true)
+		serve(b, hd, "PATCH", "/scim/v2/Users/"+u.ID, body, 200)
+		patching.Store(false)
+	}
+	b.StopTimer()
+	stop.Store(true)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lat) == 0 {
+		b.Fatal("no POST completed in the other tenant")
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "post-p50-ms")
+	b.ReportMetric(q(0.99), "post-p99-ms")
+	b.ReportMetric(q(1), "post-max-ms")
+	b.ReportMetric(float64(len(lat)), "posts")
+}

@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// TestMemberPlans: reading a group's members is one range scan of members
+// (no lookup in resources per member, so its cost does not grow with the
+// store), adding members probes resources by id, and a rename updates the
+// renamed resource's membership rows through members_member.
+func TestMemberPlans(t *testing.T) {
+	s := openT(t)
+	for _, c := range []struct {
+		query string
+		args  []any
+		want  string
+		not   []string
+	}{
+		{qMembers, []any{"t", "g", "", -1},
+			"SEARCH members USING PRIMARY KEY (tenant=? AND group_id=? AND member_id>?)", []string{"resources", "TEMP B-TREE"}},
+		{qAddMembers, []any{"t", "g", `["a","b"]`},
+			"SEARCH r USING INDEX resources_id (tenant=? AND id=?)", []string{"SCAN r"}},
+		{qMemberDisplay, []any{"x", "t", "u"}, "members_member", []string{"SCAN"}},
+	} {
+		rows, err := s.w.Query(`EXPLAIN QUERY PLAN `+c.query, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		bad := !strings.Contains(p, c.want)
+		for _, n := range c.not {
+			bad = bad || strings.Contains(p, n)
+		}
+		if bad {
+			t.Errorf("%.60s…: plan %q, want %q and none of %q", c.query, p, c.want, c.not)
+		}
+	}
+}
+
+// TestMigrateMemberDisplay: a database written before membership rows held
+// the member's kind and display gets them filled in when it is opened.
+func TestMigrateMemberDisplay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := migrations.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		string(init),
+		`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)`,
+		`INSERT INTO resources (tenant, id, kind, version, created, last_modified, user_name_lc, display, doc)
+			VALUES ('t', 'u1', 'User', 1, 1, 1, 'alice', 'Alice', '{"userName":"alice","displayName":"Alice"}'),
+			       ('t', 'g2', 'Group', 1, 1, 1, NULL, 'Nested', '{"displayName":"Nested"}'),
+			       ('t', 'g', 'Group', 1, 1, 1, NULL, 'G', '{"displayName":"G"}')`,
+		`INSERT INTO members (tenant, group_id, member_id) VALUES ('t', 'g', 'u1'), ('t', 'g', 'g2')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ms, err := s.Members(context.Background(), store.Ref{Tenant: "t", Kind: store.Group, ID: "g"}, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Member{{Value: "g2", Type: store.Group, Display: "Nested"}, {Value: "u1", Type: store.User, Display: "Alice"}}
+	if len(ms) != 2 || ms[0] != want[0] || ms[1] != want[1] {
+		t.Fatalf("members %+v, want %+v", ms, want)
+	}
+}
