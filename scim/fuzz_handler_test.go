@@ -30,6 +30,8 @@ func FuzzHandlerNever5xx(f *testing.F) {
 		{5, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"userName co \"f\"","sortBy":"name.givenName","count":2}`, `(userName eq "a"`},
 		{6, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"put"}`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "1"`},
 		{7, `null`, `active eq true`},
+		{2, "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"\xff\"}", `userName eq "\ud800"`},
+		{6, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"\udc00"}`, "title eq \"\xc3\""},
 	}
 	for _, s := range seeds {
 		f.Add(s.op, s.body, s.filter)

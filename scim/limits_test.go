@@ -114,23 +114,32 @@ func TestRefusedRequestAnsweredWithoutBody(t *testing.T) {
 // 429 with Retry-After; another tenant is not affected; a freed slot is
 // taken by a waiting request.
 func TestTenantConcurrencyLimit(t *testing.T) {
+	const wait = 1500 * time.Millisecond
 	h := newHarness(t, func(o *scim.Options) {
 		o.MaxConcurrentRequests = 1
-		o.QueueWait = 300 * time.Millisecond
+		o.QueueWait = wait
 		o.MinBodyRate = -1
 	})
 	// Request A holds the default tenant's only slot while its body is
 	// outstanding.
 	body := `{"schemas":["` + schemas.UserURN + `"],"userName":"slow"}`
 	conn, br := rawRequest(t, h.srv, postHead("/scim/v2/Users", testToken, len(body)))
-	time.Sleep(200 * time.Millisecond) // A is past authentication
-	start := time.Now()
-	r := h.do("GET", "/Users", nil)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "1" {
+	// B is refused once A has its slot (until then B gets one itself).
+	var r resp
+	var waited time.Duration
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		start := time.Now()
+		r = h.do("GET", "/Users", nil)
+		waited = time.Since(start)
+		if r.status != http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "2" {
 		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.raw)
 	}
 	h.scimError(r, http.StatusTooManyRequests, "")
-	if waited := time.Since(start); waited < 300*time.Millisecond {
+	if waited < wait {
 		t.Errorf("answered after %v, before the queue wait", waited)
 	}
 	// Another tenant is served.
@@ -141,7 +150,7 @@ func TestTenantConcurrencyLimit(t *testing.T) {
 	// C waits for the slot, which A frees.
 	got := make(chan resp, 1)
 	go func() { got <- h.do("GET", "/Users", nil) }()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // C waits (it has up to 1.5 s)
 	io.WriteString(conn, body)
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	res, err := http.ReadResponse(br, nil)
@@ -159,7 +168,7 @@ func TestTenantConcurrencyLimit(t *testing.T) {
 func TestSlowBodyCutOff(t *testing.T) {
 	h := newHarness(t, func(o *scim.Options) {
 		o.MinBodyRate = 1000
-		o.BodyGracePeriod = 300 * time.Millisecond
+		o.BodyGracePeriod = time.Second
 		o.MaxConcurrentRequests = 1
 	})
 	conn, br := rawRequest(t, h.srv, postHead("/scim/v2/Users", testToken, 5000))
@@ -189,14 +198,14 @@ func TestSlowBodyCutOff(t *testing.T) {
 	}
 	// Cut off once the grace period and the bytes sent no longer cover
 	// the time: well before the body could have been sent.
-	if took := time.Since(start); took > 3*time.Second {
+	if took := time.Since(start); took > 6*time.Second {
 		t.Errorf("cut off after %v", took)
 	}
 	// The slot is free again.
 	h.must(http.StatusOK, h.do("GET", "/Users", nil))
 
-	// A body that pauses within the grace period and then arrives fast
-	// is fine.
+	// A body that pauses within the grace period (1 s) and then arrives
+	// fast is fine.
 	body := `{"schemas":["` + schemas.UserURN + `"],"userName":"paused"}`
 	conn2, br2 := rawRequest(t, h.srv, postHead("/scim/v2/Users", testToken, len(body)))
 	io.WriteString(conn2, body[:10])

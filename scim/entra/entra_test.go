@@ -82,6 +82,10 @@ func TestNormalizePatch(t *testing.T) {
 			in:   `[{"op":"replace","path":"active","value":"yes"}]`,
 			want: `[{"op":"replace","path":"active","value":"yes"}]`},
 
+		{name: "schemas inside an extension value is dropped",
+			in:   `[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","value":{"schemas":["x"],"department":"D"}}]`,
+			want: `[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","value":{"department":"D"}}]`},
+
 		// path-less values keyed by attribute paths
 		{name: "pathless dotted and URN keys become ops with paths, in sorted order",
 			in: `[{"op":"replace","value":{"displayName":"A","name.givenName":"G","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"701984","active":"False","schemas":["x"]}}]`,
@@ -436,6 +440,9 @@ func TestNormalizeResource(t *testing.T) {
 		{name: "nulls and unknown keys are left for the decoder",
 			in:   `{"userName":"a","addresses":null,"nope":"x","manager":null,"roles":[]}`,
 			want: `{"userName":"a","addresses":null,"nope":"x","manager":null,"roles":[]}`},
+		{name: "schemas inside an extension object dropped",
+			in:   `{"userName":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"Schemas":["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"department":"D"}}`,
+			want: `{"userName":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"}}`},
 		{name: "group members with $ref null",
 			group: true,
 			in:    `{"displayName":"G","members":[{"$ref":null,"value":"u1"}]}`,
