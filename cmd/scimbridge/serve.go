@@ -53,7 +53,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 	}()
 	tenants := scimTenants(cfg)
-	authn, err := auth.New(auth.Options{Store: st, Tenants: tenants, Logger: log})
+	authn, err := auth.New(auth.Options{Store: st, Tenants: tenants, Logger: log,
+		TokenUsed: auth.TokenUseRecorder(st, log)})
 	if err != nil {
 		return fmt.Errorf("build authentication: %w", err)
 	}
