@@ -18,12 +18,12 @@ import (
 // openStore creates the data directory and opens the configured store.
 func openStore(ctx context.Context, cfg *config.Config, reg *schemas.Registry) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+		return nil, fmt.Errorf("create data directory: %w (check the permissions and owner of the directories on its path)", err)
 	}
 	switch cfg.Store.Type {
 	case "sqlite":
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
-			return nil, fmt.Errorf("create store directory: %w", err)
+			return nil, fmt.Errorf("create store directory: %w (check the permissions and owner of the directories on its path)", err)
 		}
 		st, err := sqlite.Open(ctx, cfg.Store.Path, sqlite.WithSchemas(reg))
 		if err != nil {
