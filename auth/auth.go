@@ -24,6 +24,12 @@ const DefaultTenant = "default"
 // store).
 const storedReloadInterval = time.Second
 
+// StoredTokenMaxAge bounds how long the stored token hashes are used
+// before they are read again while requests come in, so that a token revoked
+// with RevokeToken (`scimbridge token revoke`) stops working on every
+// running server within that time.
+const StoredTokenMaxAge = 10 * time.Second
+
 // Failures of Authenticate. Each is returned wrapped or as is; test with
 // errors.Is. None of them carries the credential.
 var (
@@ -167,6 +173,8 @@ type tenant struct {
 	mu       sync.RWMutex
 	stored   [][32]byte
 	loadedAt time.Time
+	// refreshedAt is when (by Options.Now) the stored hashes were last read.
+	refreshedAt time.Time
 
 	// Set up by configure (oauth.go) and immutable afterwards.
 	clients   []OAuthClient
@@ -253,6 +261,10 @@ func (a *Authenticator) Authenticate(r *http.Request, tenant string) (Principal,
 		// Known credentials are admitted from memory, even from a
 		// throttled address.
 		h = HashToken(token)
+		// A revoked stored token stops working within StoredTokenMaxAge.
+		if err := a.refresh(ctx, t); err != nil {
+			return Principal{}, err
+		}
 		if t.match(h) {
 			a.noteTokenUse(ctx, t.name, h)
 			return Principal{Tenant: t.name, Method: MethodToken}, nil
@@ -357,12 +369,44 @@ func (a *Authenticator) reload(ctx context.Context, t *tenant) (bool, error) {
 	if !t.loadedAt.IsZero() && time.Since(t.loadedAt) < storedReloadInterval {
 		return false, nil
 	}
+	return true, a.load(ctx, t)
+}
+
+// refresh re-reads the stored hashes when they are older than
+// StoredTokenMaxAge. If that fails after an earlier read worked, the hashes
+// read then stay in use (a store that cannot be read fails the request
+// anyway) and the read is retried after storedReloadInterval.
+func (a *Authenticator) refresh(ctx context.Context, t *tenant) error {
+	now := a.now()
+	t.mu.RLock()
+	loaded := !t.refreshedAt.IsZero()
+	fresh := loaded && now.Sub(t.refreshedAt) < StoredTokenMaxAge
+	t.mu.RUnlock()
+	if fresh {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.refreshedAt.IsZero() && now.Sub(t.refreshedAt) < StoredTokenMaxAge {
+		return nil // another request refreshed them meanwhile
+	}
+	err := a.load(ctx, t)
+	if err != nil && loaded {
+		a.log.WarnContext(ctx, "cannot re-read the stored tokens", "tenant", t.name, "error", err)
+		t.refreshedAt = now.Add(storedReloadInterval - StoredTokenMaxAge)
+		return nil
+	}
+	return err
+}
+
+// load reads the stored hashes; the caller holds t.mu.
+func (a *Authenticator) load(ctx context.Context, t *tenant) error {
 	hashes, err := StoredTokenHashes(ctx, a.st, t.name)
 	if err != nil {
-		return false, err
+		return err
 	}
-	t.stored, t.loadedAt = hashes, time.Now()
-	return true, nil
+	t.stored, t.loadedAt, t.refreshedAt = hashes, time.Now(), a.now()
+	return nil
 }
 
 // bearerToken extracts a non-empty token from "Authorization: Bearer <token>"

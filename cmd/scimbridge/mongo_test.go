@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -124,5 +125,26 @@ func TestServeMongo(t *testing.T) {
 	var got map[string]any
 	if code := do(t, "GET", s.base+"/Users/"+uid, token, nil, &got); code != http.StatusOK {
 		t.Errorf("GET the user through the second instance: %d %v", code, got)
+	}
+
+	// token list and revoke work on MongoDB: the initial token, with its
+	// last use recorded by the servers.
+	out, _, err := runCmd(t, env, "token", "list", "--output", "json", "--config", cfgPath, "--data-dir", filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []tokenInfo
+	if err := json.Unmarshal([]byte(out), &ts); err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 1 || ts[0].Name != "initial" || ts[0].Source != "store" || ts[0].ID != idOf(token) || ts[0].Created == nil || ts[0].LastUsed == nil {
+		t.Fatalf("token list on MongoDB: %s", out)
+	}
+	if _, _, err := runCmd(t, env, "token", "revoke", "--tenant", "default", "--id", ts[0].ID, "--config", cfgPath, "--data-dir", filepath.Join(dir, "data")); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCmd(t, env, "token", "list", "--config", cfgPath, "--data-dir", filepath.Join(dir, "data"))
+	if err != nil || strings.Count(out, "\n") != 1 {
+		t.Errorf("token list after revoking the only token: %v\n%s", err, out)
 	}
 }

@@ -19,6 +19,8 @@ Entra ID push users and groups to it, and it keeps them in its store.
 Usage:
   scimbridge serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--mongo-uri URI]
   scimbridge token create [--tenant T] [--name N] [--config FILE] [--data-dir DIR]
+  scimbridge token list [--tenant T] [--output text|json] [--config FILE] [--data-dir DIR]
+  scimbridge token revoke --tenant T (--id ID | --name N) [--config FILE] [--data-dir DIR]
   scimbridge token revoke-oauth [--tenant T] [--client ID] [--config FILE] [--data-dir DIR]
   scimbridge token hash < SECRET
   scimbridge export [--config FILE] [--data-dir DIR] [--tenant T | --all-tenants] [--out FILE|-]

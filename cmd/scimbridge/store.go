@@ -20,12 +20,12 @@ import (
 // listing them, when such a tenant holds duplicates).
 func openStore(ctx context.Context, cfg *config.Config, reg *schemas.Registry) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+		return nil, fmt.Errorf("create data directory: %w (check the permissions and owner of the directories on its path)", err)
 	}
 	switch cfg.Store.Type {
 	case "sqlite":
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
-			return nil, fmt.Errorf("create store directory: %w", err)
+			return nil, fmt.Errorf("create store directory: %w (check the permissions and owner of the directories on its path)", err)
 		}
 		st, err := sqlite.Open(ctx, cfg.Store.Path, sqlite.WithSchemas(reg),
 			sqlite.WithStrictUniqueness(cfg.StrictTenants()...))

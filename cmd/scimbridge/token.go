@@ -20,12 +20,24 @@ import (
 
 const tokenUsage = `Usage:
   scimbridge token create [--tenant T] [--name N] [--config FILE] [--data-dir DIR]
+  scimbridge token list [--tenant T] [--output text|json] [--config FILE] [--data-dir DIR]
+  scimbridge token revoke --tenant T (--id ID | --name N) [--config FILE] [--data-dir DIR]
   scimbridge token revoke-oauth [--tenant T] [--client ID] [--config FILE] [--data-dir DIR]
   scimbridge token hash < SECRET
 
 create creates a bearer token, stores its hash and prints the token (only the
 token, on stdout). It is shown only once. A running server accepts it within
 seconds.
+
+list shows every bearer token of every tenant (or of T): its id (the first 8
+hex digits of its SHA-256), name, source (store, config or environment),
+creation time (stored tokens) and last use (recorded at most once a minute
+per token and server). Never the token.
+
+revoke deletes a stored token, chosen by id or by name (a name that several
+tokens share is an error listing them). Running servers refuse it within 10
+seconds. Tokens from the config file or SCIMBRIDGE_TOKEN are revoked by
+removing them there and restarting.
 
 revoke-oauth deletes the OAuth access tokens issued to the tenant's client ID
 (default: every client) at the tenant's token endpoint. Servers that validated
@@ -42,11 +54,15 @@ const maxSecretBytes = 64 << 10
 // token runs `scimbridge token SUBCOMMAND`.
 func (c *cli) token(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("token: missing subcommand (create, revoke-oauth, hash)")
+		return usageErrorf("token: missing subcommand (create, list, revoke, revoke-oauth, hash)")
 	}
 	switch args[0] {
 	case "create":
 		return c.tokenCreate(ctx, args[1:])
+	case "list":
+		return c.tokenList(ctx, args[1:])
+	case "revoke":
+		return c.tokenRevoke(ctx, args[1:])
 	case "revoke-oauth":
 		return c.tokenRevokeOAuth(ctx, args[1:])
 	case "hash":
@@ -55,7 +71,7 @@ func (c *cli) token(ctx context.Context, args []string) error {
 		fmt.Fprint(c.stdout, tokenUsage)
 		return nil
 	}
-	return usageErrorf("token: unknown subcommand %q (want create, revoke-oauth or hash)", args[0])
+	return usageErrorf("token: unknown subcommand %q (want create, list, revoke, revoke-oauth or hash)", args[0])
 }
 
 func (c *cli) tokenCreate(ctx context.Context, args []string) error {

@@ -575,3 +575,28 @@ func TestExampleConfigNeedsItsEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticTokens(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	yml := "tenants:\n  - name: acme\n  - name: default\n    tokens:\n      - name: a\n        env: A_TOKEN\n      - name: b\n        env: B_TOKEN\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, envMap(map[string]string{"A_TOKEN": "token-a", "B_TOKEN": "token-b", EnvToken: "token-env"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.StaticTokens(DefaultTenant)
+	want := []StaticToken{
+		{Name: EnvToken, Source: TokenSourceEnv, Field: EnvToken, Hash: sha256.Sum256([]byte("token-env"))},
+		{Name: "a", Source: TokenSourceConfig, Field: "tenants[1].tokens[0]", Hash: sha256.Sum256([]byte("token-a"))},
+		{Name: "b", Source: TokenSourceConfig, Field: "tenants[1].tokens[1]", Hash: sha256.Sum256([]byte("token-b"))},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("StaticTokens(default) = %+v, want %+v", got, want)
+	}
+	if got := c.StaticTokens("acme"); len(got) != 0 {
+		t.Errorf("StaticTokens(acme) = %+v", got)
+	}
+}

@@ -17,7 +17,9 @@
 // What is not exported: the change journal (the importing store starts a
 // journal of its own with the creations; delta readers of the old store
 // start over), leases (held by running servers), OAuth access tokens (state
-// entries "oauth/…": they expire within hours; clients fetch new ones). The
+// entries "oauth/…": they expire within hours; clients fetch new ones), the
+// last use of bearer tokens ("token-used/…": the next use records it
+// again). The
 // versions of state entries (used only for compare-and-swap) start at 1
 // again.
 //
@@ -66,8 +68,9 @@ const (
 )
 
 // skippedStatePrefixes are the state keys Export leaves out: OAuth access
-// tokens expire within hours and clients simply fetch new ones.
-var skippedStatePrefixes = []string{"oauth/"}
+// tokens expire within hours and clients simply fetch new ones; a token's
+// last use (auth.RecordTokenUse) is recorded again at its next use.
+var skippedStatePrefixes = []string{"oauth/", "token-used/"}
 
 func skippedState(key string) bool {
 	for _, p := range skippedStatePrefixes {

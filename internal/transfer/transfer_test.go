@@ -116,7 +116,8 @@ func seed(t testing.TB, s store.Store, bigGroup int) string {
 	}
 	for _, st := range []struct{ key, value string }{
 		{"cursor/graph", `{"deltaLink":"https://graph.example/delta?token=x"}`},
-		{"oauth/0123", `{"client":"c"}`}, // not exported
+		{"oauth/0123", `{"client":"c"}`},                           // not exported
+		{"token-used/0123", `{"lastUsed":"2026-01-01T00:00:00Z"}`}, // not exported
 	} {
 		if _, err := s.PutState(ctx, "default", st.key, []byte(st.value), 0); err != nil {
 			t.Fatal(err)
@@ -178,7 +179,7 @@ func snap(t testing.TB, s store.Store, tenant string) snapshot {
 		t.Fatal(err)
 	}
 	for _, e := range es {
-		if !strings.HasPrefix(e.Key, "oauth/") {
+		if !strings.HasPrefix(e.Key, "oauth/") && !strings.HasPrefix(e.Key, "token-used/") {
 			sn.State[e.Key] = string(e.Value)
 		}
 	}
@@ -266,9 +267,11 @@ func TestRoundTrip(t *testing.T) {
 	if !slices.Contains(hashes, auth.HashToken(tok)) {
 		t.Fatal("the token created before the export is not stored after the import")
 	}
-	// Leases and OAuth tokens did not move.
-	if es, _ := dst.ListState(ctx, "default", "oauth/"); len(es) != 0 {
-		t.Errorf("oauth state imported: %v", es)
+	// Leases, OAuth tokens and tokens' last use did not move.
+	for _, prefix := range []string{"oauth/", "token-used/"} {
+		if es, _ := dst.ListState(ctx, "default", prefix); len(es) != 0 {
+			t.Errorf("%s state imported: %v", prefix, es)
+		}
 	}
 	if ok, err := dst.AcquireLease(ctx, "default", "sync", "other", time.Minute); err != nil || !ok {
 		t.Errorf("lease moved: %v %v", ok, err)
