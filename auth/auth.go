@@ -142,6 +142,8 @@ type Options struct {
 	// goroutine, so it should be quick; it is the place to record "last
 	// used" without a write per request.
 	TokenUsed func(ctx context.Context, tenant string, hash [32]byte, at time.Time)
+	// RateLimit throttles failed authentications (ratelimit.go).
+	RateLimit RateLimit
 }
 
 // TokenUsedInterval is the least time between two Options.TokenUsed calls
@@ -156,6 +158,7 @@ type Authenticator struct {
 	now       func() time.Time
 	tenants   map[string]*tenant
 	tokenUsed func(ctx context.Context, tenant string, hash [32]byte, at time.Time)
+	failures  *failureLimiter
 
 	umu  sync.Mutex
 	used map[[32]byte]time.Time // last TokenUsed call per token hash
@@ -206,6 +209,7 @@ func New(opts Options) (*Authenticator, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.failures = newFailureLimiter(opts.RateLimit, a.now)
 	for _, t := range append([]Tenant{{Name: DefaultTenant}}, opts.Tenants...) {
 		ta := a.tenants[t.Name]
 		if ta == nil {
@@ -228,41 +232,56 @@ func (a *Authenticator) Has(tenant string) bool { return a.tenants[tenant] != ni
 // time), an OAuth access token issued by the tenant's token endpoint, or, if
 // configured, an Entra-issued JWT. It reads only r's headers, never its body.
 //
-// It returns ErrNoTenant, ErrMissing, ErrMalformed, ErrUnknown or
-// ErrExpired, or a store error (an internal failure, not the client's).
+// It returns ErrNoTenant, ErrMissing, ErrMalformed, ErrUnknown, ErrExpired
+// or, once r's remote address has failed too often, a *RateLimitError; or a
+// store error (an internal failure, not the client's). Failures are logged
+// (tenant, reason, remote address; never the credential).
 func (a *Authenticator) Authenticate(r *http.Request, tenant string) (Principal, error) {
 	ctx := r.Context()
 	t := a.tenants[tenant]
 	if t == nil {
 		return Principal{}, ErrNoTenant
 	}
-	p, err := a.check(ctx, t, r)
+	token, err := bearerToken(r)
+	if errors.Is(err, ErrMissing) {
+		a.log.InfoContext(ctx, "authentication failed", "tenant", tenant, "reason", Reason(err), "remote", remoteIP(r))
+		return Principal{}, err
+	}
+	var h [32]byte
+	if err == nil {
+		// Known credentials are admitted from memory, even from a
+		// throttled address.
+		h = HashToken(token)
+		if err := a.refresh(ctx, t); err != nil {
+			return Principal{}, err
+		}
+		if t.match(h) {
+			a.noteTokenUse(ctx, t.name, h)
+			return Principal{Tenant: t.name, Method: MethodToken}, nil
+		}
+		if p, ok := t.cached(h); ok {
+			return p, nil
+		}
+	}
+	key := addrKey(r)
+	if wait := a.failures.wait(key); wait > 0 {
+		a.log.DebugContext(ctx, "authentication throttled", "tenant", tenant, "remote", remoteIP(r), "retry_after", wait)
+		return Principal{}, &RateLimitError{RetryAfter: wait}
+	}
+	var p Principal
+	if err == nil {
+		p, err = a.admit(ctx, t, token, h)
+	}
 	if err != nil {
 		if isFailure(err) {
 			a.log.InfoContext(ctx, "authentication failed", "tenant", tenant, "reason", Reason(err), "remote", remoteIP(r))
+			if a.failures.fail(key) {
+				a.log.WarnContext(ctx, "too many failed authentications; throttling the address", "tenant", tenant, "remote", remoteIP(r))
+			}
 		}
 		return Principal{}, err
 	}
 	return p, nil
-}
-
-func (a *Authenticator) check(ctx context.Context, t *tenant, r *http.Request) (Principal, error) {
-	token, err := bearerToken(r)
-	if err != nil {
-		return Principal{}, err
-	}
-	h := HashToken(token)
-	if err := a.refresh(ctx, t); err != nil {
-		return Principal{}, err
-	}
-	if t.match(h) {
-		a.noteTokenUse(ctx, t.name, h)
-		return Principal{Tenant: t.name, Method: MethodToken}, nil
-	}
-	if p, ok := t.cached(h); ok {
-		return p, nil
-	}
-	return a.admit(ctx, t, token, h)
 }
 
 // admit checks a token that is neither a known static or stored token nor

@@ -93,6 +93,12 @@ func TestFederatedAssertionAccepted(t *testing.T) {
 	if got := usersWith(h, acmeUsersPath, r.str("access_token")); got != http.StatusUnauthorized {
 		t.Fatalf("on acme: %d", got)
 	}
+	if m := h.a.Methods(auth.DefaultTenant); !m.OAuth || !m.Assertions {
+		t.Fatalf("methods %+v", m)
+	}
+	if m := h.a.Methods("acme"); !m.OAuth || m.Assertions {
+		t.Fatalf("acme methods %+v", m)
+	}
 	// The secret client still works, and the federated client has no secret.
 	getToken(t, h, tokenPath, clientID, clientSecret)
 	wantOAuthError(t, tokenReq(t, h, tokenPath, bodyCreds(wifClient, ""), nil), 401, "invalid_client")

@@ -28,7 +28,9 @@ import (
 // needs no bearer token. The request is application/x-www-form-urlencoded
 // with grant_type=client_credentials and the client's credentials either in
 // the body (client_id, client_secret) or in an HTTP Basic header whose user
-// and password are form-URL-encoded (client_secret_basic, RFC 6749 §2.3.1).
+// and password are form-URL-encoded (client_secret_basic, RFC 6749 §2.3.1),
+// or, for a client with a Federation, a JWT assertion (federation.go).
+// Failed client authentications are throttled (ratelimit.go).
 //
 // Access tokens are opaque random strings ("scbo_…"). Only their SHA-256 is
 // stored, as the state entry "oauth/<hex sha256>" of the tenant holding the
@@ -262,7 +264,6 @@ func (a *Authenticator) HasTokenEndpoint(tenant string) bool {
 // every outcome (including errors) in RFC 6749 form. It needs no bearer
 // token. Callers check HasTokenEndpoint first.
 func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenant string) {
-	name := tenant
 	t := a.tenants[tenant]
 	if t == nil || len(t.clients) == 0 {
 		oauthError(w, http.StatusNotFound, "invalid_request", "No token endpoint here.")
@@ -298,11 +299,26 @@ func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenan
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only client_credentials is supported.")
 		return
 	}
+	keys := []string{addrKey(r)}
+	claimed := claimedClient(r, form)
+	if claimed != "" {
+		keys = append(keys, clientKey(tenant, claimed))
+	}
+	if wait := a.failures.wait(keys...); wait > 0 {
+		a.log.DebugContext(r.Context(), "token request throttled", "tenant", tenant, "client", claimed, "remote", remoteIP(r), "retry_after", wait)
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		oauthError(w, http.StatusTooManyRequests, "temporarily_unavailable", "Too many failed client authentications; retry later.")
+		return
+	}
 	clientID, f := a.authenticateClient(r, t, form)
 	if f != nil {
 		if f.reason != nil {
-			a.log.InfoContext(r.Context(), "client authentication failed", "tenant", name,
+			a.log.InfoContext(r.Context(), "client authentication failed", "tenant", tenant,
 				"client", f.client, "reason", Reason(f.reason), "remote", remoteIP(r))
+			if a.failures.fail(keys...) {
+				a.log.WarnContext(r.Context(), "too many failed client authentications; throttling", "tenant", tenant,
+					"client", claimed, "remote", remoteIP(r))
+			}
 		}
 		oauthError(w, f.status, f.code, f.desc)
 		return
@@ -310,7 +326,7 @@ func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenan
 
 	tok, exp, err := a.issueOAuthToken(r.Context(), t, clientID)
 	if err != nil {
-		a.log.ErrorContext(r.Context(), "issuing access token failed", "tenant", name, "error", err)
+		a.log.ErrorContext(r.Context(), "issuing access token failed", "tenant", tenant, "error", err)
 		oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued; try again later.")
 		return
 	}
@@ -396,6 +412,18 @@ func (a *Authenticator) authenticateClient(r *http.Request, t *tenant, form url.
 		return "", invalidClient(ids[0], "Client authentication failed.", ErrUnknown)
 	}
 	return clientID, nil
+}
+
+// claimedClient is the client id a token request names (in the body or the
+// Basic header), verified or not: "" if none.
+func claimedClient(r *http.Request, form url.Values) string {
+	if id := form.Get("client_id"); id != "" {
+		return id
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		return formDecoded(user)[0]
+	}
+	return ""
 }
 
 // isFailure reports whether err is an authentication failure (the client's
@@ -497,6 +525,8 @@ func pruneState(ctx context.Context, st store.Store, tenant, prefix string, drop
 type Methods struct {
 	// OAuth: the tenant has a client-credentials token endpoint.
 	OAuth bool
+	// Assertions: some of its clients authenticate with JWT assertions.
+	Assertions bool
 	// EntraJWT is set when the tenant accepts Entra JWTs.
 	EntraJWT *JWTInfo
 }
@@ -513,7 +543,7 @@ func (a *Authenticator) Methods(tenant string) Methods {
 	if t == nil {
 		return Methods{}
 	}
-	m := Methods{OAuth: len(t.clients) > 0}
+	m := Methods{OAuth: len(t.clients) > 0, Assertions: len(t.federated) > 0}
 	if t.jwt != nil {
 		m.EntraJWT = &JWTInfo{Issuer: t.jwt.issuer, Audience: t.jwt.audience}
 	}

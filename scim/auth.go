@@ -86,10 +86,14 @@ func (s *server) oauthToken(w http.ResponseWriter, r *http.Request) {
 func (s *server) withOAuthScheme(r *http.Request, schemes []any) []any {
 	m := s.auth.Methods(tenantOf(r))
 	if m.OAuth {
+		how := "client_secret_basic or client_secret_post"
+		if m.Assertions {
+			how += ", or a JWT client assertion (RFC 7523)"
+		}
 		schemes = append(schemes, map[string]any{
 			"type":        "oauth2",
 			"name":        "OAuth 2.0 Client Credentials",
-			"description": "Bearer access tokens from the client-credentials grant at " + s.base(r) + "/oauth/token (client_secret_basic or client_secret_post).",
+			"description": "Bearer access tokens from the client-credentials grant at " + s.base(r) + "/oauth/token (" + how + ").",
 			"specUri":     "https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
 			"primary":     false,
 		})

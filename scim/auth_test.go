@@ -1,8 +1,10 @@
 package scim_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -102,4 +104,31 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestAuthFailuresThrottledAndLogged: through the SCIM API, failed bearer
+// tokens are logged with their reason and, past the burst, answered 429
+// with Retry-After, while a valid token keeps working.
+func TestAuthFailuresThrottledAndLogged(t *testing.T) {
+	var logs bytes.Buffer
+	h := newHarness(t, func(o *scimOptions) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	for range auth.DefaultFailureBurst {
+		h.scimError(h.do("GET", "/Users", nil, "Authorization", "Bearer wrong-token-value"), http.StatusUnauthorized, "")
+	}
+	if !strings.Contains(logs.String(), "reason=unknown") || strings.Contains(logs.String(), "wrong-token-value") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	r := h.do("GET", "/Users", nil, "Authorization", "Bearer wrong-token-value")
+	h.scimError(r, http.StatusTooManyRequests, "")
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+	h.must(http.StatusOK, h.do("GET", "/Users", nil))
+	logs.Reset()
+	h.scimError(h.do("GET", "/Users", nil, "Authorization", ""), http.StatusUnauthorized, "")
+	if !strings.Contains(logs.String(), "reason=missing") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
 }

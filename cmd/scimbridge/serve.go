@@ -54,7 +54,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}()
 	tenants := scimTenants(cfg)
 	authn, err := auth.New(auth.Options{Store: st, Tenants: tenants, Logger: log,
-		TokenUsed: auth.TokenUseRecorder(st, log)})
+		TokenUsed: auth.TokenUseRecorder(st, log),
+		RateLimit: auth.RateLimit{Burst: cfg.AuthFailures.Burst, PerMinute: cfg.AuthFailures.PerMinute}})
 	if err != nil {
 		return fmt.Errorf("build authentication: %w", err)
 	}

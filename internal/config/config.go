@@ -56,6 +56,9 @@ type Config struct {
 	Schemas []Schema `yaml:"schemas"`
 	// Bulk limits POST /Bulk requests.
 	Bulk Bulk `yaml:"bulk"`
+	// AuthFailures throttles failed authentications per remote address and
+	// OAuth client.
+	AuthFailures AuthFailures `yaml:"authFailures"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
@@ -85,6 +88,15 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is text or json.
 	Format string `yaml:"format"`
+}
+
+// AuthFailures configures the throttling of failed authentications
+// (auth.RateLimit): past Burst failures, a remote address or OAuth client
+// gets 429 until its allowance refills at PerMinute failures a minute.
+// 0 or absent means the default (10 and 10).
+type AuthFailures struct {
+	Burst     int `yaml:"burst"`
+	PerMinute int `yaml:"perMinute"`
 }
 
 // Bulk limits the SCIM Bulk endpoint (advertised in ServiceProviderConfig

@@ -210,6 +210,11 @@ var badFiles = map[string][]string{
 		`tenants[2].oauth.tokenLifetime: -1h must be between 1h and 6h`,
 		`tenants[2].oauth.clients[0].id: must be 1 to 255 printable ASCII characters`,
 	},
+	"auth-failures.bad.yaml": {`line 3: unknown key "authFailures.perSecond"`},
+	"auth-failures-negative.bad.yaml": {
+		`authFailures.burst: -1 must not be negative`,
+		`authFailures.perMinute: -5 must not be negative`,
+	},
 	"federation.bad.yaml": {
 		`tenants[0].oauth.clients[0].federation.tenantId: must not be empty`,
 		`tenants[0].oauth.clients[1].federation.tenantId: "contoso.onmicrosoft.com" is not a GUID`,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -26,5 +27,20 @@ func TestLoadFederation(t *testing.T) {
 	}
 	if len(tc.OAuth.Clients[0].SecretHashes()) != 0 || len(tc.OAuth.Clients[1].SecretHashes()) != 1 || tc.OAuth.Clients[1].Federation == nil {
 		t.Fatalf("clients = %+v", tc.OAuth.Clients)
+	}
+}
+
+func TestLoadAuthFailures(t *testing.T) {
+	c, err := Load("", envMap(nil))
+	if err != nil || c.AuthFailures != (AuthFailures{}) {
+		t.Fatalf("default: %+v %v", c.AuthFailures, err)
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("authFailures:\n  burst: 20\n  perMinute: 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(path, envMap(nil))
+	if err != nil || c.AuthFailures != (AuthFailures{Burst: 20, PerMinute: 5}) {
+		t.Fatalf("set: %+v %v", c.AuthFailures, err)
 	}
 }

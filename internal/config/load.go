@@ -137,6 +137,10 @@ func yamlKeyPrefix(typ string) (string, bool) {
 		return "tenants[].entraJWT.", true
 	case "config.Bulk":
 		return "bulk.", true
+	case "config.Federation":
+		return "tenants[].oauth.clients[].federation.", true
+	case "config.AuthFailures":
+		return "authFailures.", true
 	}
 	return "", false
 }

@@ -126,6 +126,12 @@ func (c *Config) problems() []string {
 	if c.Bulk.MaxPayloadBytes <= 0 {
 		add("bulk.maxPayloadBytes: %d must be greater than 0", c.Bulk.MaxPayloadBytes)
 	}
+	if c.AuthFailures.Burst < 0 {
+		add("authFailures.burst: %d must not be negative (0: the default, %d)", c.AuthFailures.Burst, auth.DefaultFailureBurst)
+	}
+	if c.AuthFailures.PerMinute < 0 {
+		add("authFailures.perMinute: %d must not be negative (0: the default, %d)", c.AuthFailures.PerMinute, auth.DefaultFailuresPerMinute)
+	}
 	return p
 }
 
