@@ -239,6 +239,7 @@ var badFiles = map[string][]string{
 		`log.level: "loud" must be one of debug, info, warn, error`,
 		`tenants[0].oauth.clients[0].secrets[0].sha256: must be 64 hexadecimal digits`,
 		`tenants[1].name: "Bad" must be lowercase`,
+		`line 16: unknown key "bogus"`,
 	},
 	"entra-jwt.bad.yaml": {
 		`tenants[0].entraJWT.tenantId: must not be empty`,
