@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,64 +91,5 @@ func TestRevokedTokenRefused(t *testing.T) {
 	}
 	if _, err := authWith(h, "/scim/v2/Users", testToken); err != nil {
 		t.Errorf("the static token: %v", err)
-	}
-}
-
-// TestTokenUsedOncePerInterval checks the last-use hook: called for static
-// and stored tokens, at most once per TokenUsedInterval per token, never for
-// OAuth access tokens.
-func TestTokenUsedOncePerInterval(t *testing.T) {
-	ctx := context.Background()
-	type call struct {
-		tenant string
-		hash   [32]byte
-		at     time.Time
-	}
-	var mu sync.Mutex
-	var calls []call
-	h, clk := oauthHarness(t, func(o *auth.Options) {
-		o.TokenUsed = func(_ context.Context, tenant string, hash [32]byte, at time.Time) {
-			mu.Lock()
-			calls = append(calls, call{tenant, hash, at})
-			mu.Unlock()
-		}
-	})
-	stored, err := auth.NewToken(ctx, h.st, "acme", "entra")
-	if err != nil {
-		t.Fatal(err)
-	}
-	access := getToken(t, h, tokenPath, clientID, clientSecret)
-	use := func() {
-		t.Helper()
-		for _, c := range []struct{ path, token string }{
-			{"/scim/v2/Users", testToken}, {"/tenants/acme/scim/v2/Users", stored}, {"/scim/v2/Users", access},
-		} {
-			if _, err := authWith(h, c.path, c.token); err != nil {
-				t.Fatalf("%s: %v", c.path, err)
-			}
-		}
-	}
-	start := clk.Now()
-	for range 5 {
-		use()
-		clk.Add(10 * time.Second)
-	}
-	clk.Add(auth.TokenUsedInterval)
-	use()
-	want := []call{
-		{auth.DefaultTenant, auth.HashToken(testToken), start},
-		{"acme", auth.HashToken(stored), start},
-		{auth.DefaultTenant, auth.HashToken(testToken), start.Add(50*time.Second + auth.TokenUsedInterval)},
-		{"acme", auth.HashToken(stored), start.Add(50*time.Second + auth.TokenUsedInterval)},
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(calls) != len(want) {
-		t.Fatalf("%d calls, want %d: %+v", len(calls), len(want), calls)
-	}
-	for i := range want {
-		if calls[i].tenant != want[i].tenant || calls[i].hash != want[i].hash || !calls[i].at.Equal(want[i].at) {
-			t.Errorf("call %d = %+v, want %+v", i, calls[i], want[i])
-		}
 	}
 }

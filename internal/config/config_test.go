@@ -246,6 +246,7 @@ var badFiles = map[string][]string{
 		`log.level: "loud" must be one of debug, info, warn, error`,
 		`tenants[0].oauth.clients[0].secrets[0].sha256: must be 64 hexadecimal digits`,
 		`tenants[1].name: "Bad" must be lowercase`,
+		`line 16: unknown key "bogus"`,
 	},
 	"entra-jwt.bad.yaml": {
 		`tenants[0].entraJWT.tenantId: must not be empty`,
@@ -598,5 +599,28 @@ func TestStaticTokens(t *testing.T) {
 	}
 	if got := c.StaticTokens("acme"); len(got) != 0 {
 		t.Errorf("StaticTokens(acme) = %+v", got)
+	}
+}
+
+// TestLoadWrongTypesOnOneLine checks that two values of the wrong type on
+// one line are each named by their own key.
+func TestLoadWrongTypesOnOneLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("log: {level: [a], format: [b]}\nbulk: {maxOperations: x, maxPayloadBytes: x}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, nil)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v is not a *config.Error", err)
+	}
+	want := []string{
+		"line 1: log.level: expected a string, got a list",
+		"line 1: log.format: expected a string, got a list",
+		`line 2: bulk.maxOperations: expected a whole number, got "x"`,
+		`line 2: bulk.maxPayloadBytes: expected a whole number, got "x"`,
+	}
+	if !slices.Equal(ce.Problems, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(ce.Problems, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -25,6 +25,7 @@ func typeProblems(root *yaml.Node, errs []string) (problems, failed []string) {
 	if root != nil {
 		nodes = valueNodes(root, "", nil)
 	}
+	used := map[*yaml.Node]bool{} // two errors on one line are two values
 	for _, e := range errs {
 		m := typeMismatch.FindStringSubmatch(e)
 		if m == nil {
@@ -33,7 +34,7 @@ func typeProblems(root *yaml.Node, errs []string) (problems, failed []string) {
 		}
 		line, _ := strconv.Atoi(m[1])
 		tag, value, goType := m[2], m[3], m[4]
-		path := findValue(nodes, line, tag, value)
+		path := findValue(nodes, used, line, tag, value)
 		got := describeValue(tag, value)
 		want := expectedType(goType)
 		if tag == "!!int" && goType == "time.Duration" {
@@ -91,27 +92,27 @@ func valueNodes(n *yaml.Node, path string, out []pathNode) []pathNode {
 	return out
 }
 
-// findValue returns the path of the value node on line that yaml.v3
-// described by tag and (possibly shortened) value, or "".
-func findValue(nodes []pathNode, line int, tag, value string) string {
+// findValue returns the path of the first value node on line, not used
+// yet, that yaml.v3 described by tag and (possibly shortened) value, and
+// marks it used; or "".
+func findValue(nodes []pathNode, used map[*yaml.Node]bool, line int, tag, value string) string {
 	for _, pn := range nodes {
 		n := pn.node
-		if n.Line != line {
+		if n.Line != line || used[n] {
 			continue
 		}
+		var ok bool
 		switch tag {
 		case "!!map":
-			if n.Kind == yaml.MappingNode {
-				return pn.path
-			}
+			ok = n.Kind == yaml.MappingNode
 		case "!!seq":
-			if n.Kind == yaml.SequenceNode {
-				return pn.path
-			}
+			ok = n.Kind == yaml.SequenceNode
 		default:
-			if n.Kind == yaml.ScalarNode && shortValue(n.Value) == value {
-				return pn.path
-			}
+			ok = n.Kind == yaml.ScalarNode && shortValue(n.Value) == value
+		}
+		if ok {
+			used[n] = true
+			return pn.path
 		}
 	}
 	return ""
