@@ -8,6 +8,8 @@ package patch
 
 import (
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/scimbridge/scimbridge/schemas"
@@ -114,25 +116,49 @@ func (ix *listIndex) changed(sub string) {
 	delete(ix.bySub, sub)
 }
 
-// dedupKey groups elements that may be equal: their JSON without "primary"
-// (which normalising changes in place); equal decides.
+// dedupKey groups elements that may be equal: an encoding of the element
+// without its top-level "primary" (which normalising changes in place) that
+// is the same for equal values; equal decides.
 func dedupKey(el any) string {
-	if m, ok := el.(map[string]any); ok {
-		if _, has := m["primary"]; has {
-			c := make(map[string]any, len(m))
-			for k, v := range m {
-				if k != "primary" {
-					c[k] = v
-				}
+	return string(appendKey(nil, el, true))
+}
+
+func appendKey(b []byte, v any, top bool) []byte {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			if !top || k != "primary" {
+				keys = append(keys, k)
 			}
-			el = c
 		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for _, k := range keys {
+			b = strconv.AppendQuote(b, k)
+			b = append(b, ':')
+			b = appendKey(b, x[k], false)
+			b = append(b, ',')
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for _, e := range x {
+			b = appendKey(b, e, false)
+			b = append(b, ',')
+		}
+		return append(b, ']')
+	case string:
+		return strconv.AppendQuote(b, x)
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case nil:
+		return append(b, "null"...)
 	}
-	b, err := json.Marshal(el)
-	if err != nil {
-		return "" // one shared bucket; equal still decides
-	}
-	return string(b)
+	j, _ := json.Marshal(v) // other types: equal decides anyway
+	return append(b, j...)
 }
 
 // subKey is an element's index key for sub: the lower-cased string value.

@@ -93,3 +93,62 @@ func TestMigrateMemberDisplay(t *testing.T) {
 		t.Fatalf("members %+v, want %+v", ms, want)
 	}
 }
+
+// TestMemberDisplayFollowsRenames: the display copied into membership rows
+// follows every change of the member's display: a nested group's
+// displayName, a user's displayName, and the userName a user without a
+// displayName shows.
+func TestMemberDisplayFollowsRenames(t *testing.T) {
+	s := openT(t)
+	ctx := context.Background()
+	u, err := s.Create(ctx, user("u", "alice"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group, ID: "g2"}, Attrs: map[string]any{"displayName": "Nested"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []store.Ref
+	for _, id := range []string{"ga", "gb"} {
+		g, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group, ID: id}, Attrs: map[string]any{"displayName": id}},
+			[]store.Member{{Value: "u"}, {Value: "g2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g.Ref)
+	}
+	set := func(ref store.Ref, k string, v any) {
+		t.Helper()
+		if _, err := s.Update(ctx, ref, func(r *store.Resource) (store.MemberDelta, error) {
+			if v == nil {
+				delete(r.Attrs, k)
+			} else {
+				r.Attrs[k] = v
+			}
+			return store.MemberDelta{}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what, gDisplay, uDisplay string) {
+		t.Helper()
+		for _, g := range groups {
+			ms, err := s.Members(ctx, g, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.Member{{Value: "g2", Type: store.Group, Display: gDisplay}, {Value: "u", Type: store.User, Display: uDisplay}}
+			if len(ms) != 2 || ms[0] != want[0] || ms[1] != want[1] {
+				t.Fatalf("%s: members of %s %+v, want %+v", what, g.ID, ms, want)
+			}
+		}
+	}
+	check("created", "Nested", "alice")
+	set(g2.Ref, "displayName", "Renamed")
+	set(u.Ref, "displayName", "Alice A")
+	check("renamed", "Renamed", "Alice A")
+	set(u.Ref, "displayName", nil)
+	set(u.Ref, "userName", "alice2")
+	check("displayName removed, userName changed", "Renamed", "alice2")
+}

@@ -38,10 +38,11 @@ const qMembers = `SELECT member_id, kind, display FROM members
 // returns store.ErrNotFound if the group does not exist.
 //
 // Members reads committed state through the read pool. An Update fn may call
-// it (a PATCH with a members filter does): the writer then notices the call
-// and, if earlier requests of its batch are not committed yet, commits them
-// first and calls fn again, so that fn never works from a membership that
-// misses a write acknowledged before its own.
+// it (a PATCH with a members filter does). Outside the writer, the version
+// check of Update covers it. In Update's last attempt, inside the writer, the
+// writer notices the call and, if earlier requests of its batch are not
+// committed yet, commits them first and calls fn again, so that fn never
+// works from a membership that misses a write acknowledged before its own.
 func (s *Store) Members(ctx context.Context, group store.Ref, after string, limit int) ([]store.Member, error) {
 	s.memberReads.Add(1)
 	if limit <= 0 {

@@ -24,10 +24,20 @@ const maxOptimistic = 3
 // Update and its write: Update runs fn again.
 var errLostRace = errors.New("resource changed since it was read")
 
-// qVersion is the writer's check that the row an optimistic Update read is
-// still the current one. created guards against a delete and re-create
-// with the same id and version (import) in between.
-const qVersion = `SELECT kind, version, created FROM resources WHERE tenant = ? AND id = ?`
+// The writer's checks that the row an optimistic Update read is still the
+// current one: qVersion for an update of memberships only, and for an update
+// of the attributes the UPDATE itself, with a condition on the version read
+// (no row changed: the race is lost). created guards against a delete and
+// re-create with the same id and version (import) in between.
+const (
+	qVersion          = `SELECT kind, version, created FROM resources WHERE tenant = ? AND id = ?`
+	sameRow           = ` AND version = ? AND created = ?`
+	qUpdateDocIf      = qUpdateDoc + sameRow
+	qUpdateResourceIf = qUpdateResource + sameRow
+)
+
+// updateQueries are the statements of this file the writer prepares at Open.
+var updateQueries = []string{qVersion, qUpdateDocIf, qUpdateResourceIf, qMemberDisplay}
 
 // qMemberDisplay copies a resource's new display into the membership rows
 // where it is the member. Without INDEXED BY the planner scans the tenant's
@@ -74,11 +84,8 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		}
 		var out store.Resource
 		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if err := s.checkUnchanged(ctx, tx, cur); err != nil {
-				return err
-			}
 			var err error
-			out, err = s.writeUpdate(ctx, tx, u)
+			out, err = s.writeUpdate(ctx, tx, u, true)
 			return err
 		})
 		switch {
@@ -112,7 +119,7 @@ func (s *Store) updateInWriter(ctx context.Context, ref store.Ref, fn func(r *st
 			fnErr = err
 			return err
 		}
-		out, err = s.writeUpdate(ctx, tx, u)
+		out, err = s.writeUpdate(ctx, tx, u, false)
 		return err
 	})
 	switch {
@@ -185,9 +192,16 @@ func prepareUpdate(ref store.Ref, cur store.Resource, doc []byte, fn func(r *sto
 
 // writeUpdate writes u in tx, on the row u was computed from, and returns
 // the resource as written. Nothing is written (and the version stays) when
-// neither the attributes nor the memberships change.
-func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *update) (store.Resource, error) {
+// neither the attributes nor the memberships change. With check, u was
+// computed outside the writer: writeUpdate returns errLostRace (its writes
+// are rolled back with its savepoint) if the row is no longer the one read.
+func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *update, check bool) (store.Resource, error) {
 	r, ref := u.r, u.r.Ref
+	if check && !u.changed {
+		if err := s.checkUnchanged(ctx, tx, r); err != nil {
+			return store.Resource{}, err
+		}
+	}
 	var added, removed []string
 	if !u.delta.Empty() {
 		var err error
@@ -206,16 +220,25 @@ func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *update) (store.R
 		// assigns, changed or not: leave the shadow columns and the
 		// emails alone unless they change, as most PATCHes go.
 		sh := shadows(ref.Kind, r.Attrs)
-		var err error
-		if sh.sameColumns(u.oldSh) {
-			_, err = s.txExec(ctx, tx, qUpdateDoc, r.Version, now.UnixNano(), u.newDoc, ref.Tenant, ref.ID)
-		} else {
-			_, err = s.txExec(ctx, tx, qUpdateResource, r.Version, now.UnixNano(),
+		q, args := qUpdateDoc, []any{r.Version, now.UnixNano(), u.newDoc, ref.Tenant, ref.ID}
+		if !sh.sameColumns(u.oldSh) {
+			q, args = qUpdateResource, []any{r.Version, now.UnixNano(),
 				sh.externalID, sh.userName, sh.displayName, sh.display, sh.active, u.newDoc,
-				ref.Tenant, ref.ID)
+				ref.Tenant, ref.ID}
 		}
+		if check {
+			q, args = q+sameRow, append(args, u.r.Version, u.r.Created.UnixNano())
+		}
+		res, err := s.txExec(ctx, tx, q, args...)
 		if err != nil {
 			return store.Resource{}, mapErr(err)
+		}
+		if check {
+			if n, err := res.RowsAffected(); err != nil {
+				return store.Resource{}, err
+			} else if n == 0 {
+				return store.Resource{}, errLostRace // changed or deleted since read
+			}
 		}
 		if sh.display != u.oldSh.display {
 			// Membership rows carry the member's display (see Members).
