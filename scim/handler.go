@@ -342,7 +342,10 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(info.tenant, route, r.Method, sw.status, elapsed)
+		// The tenant the path asked for: a configured one keeps its name,
+		// any other becomes the metrics' one unknown-tenant value.
+		tenant := s.loggedTenant(info, r)
+		s.metrics.observe(tenant, route, r.Method, sw.status, elapsed)
 		level := slog.LevelInfo
 		switch {
 		case isProbe(route):
@@ -359,7 +362,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("tenant", s.loggedTenant(info, r)),
+			slog.String("tenant", tenant),
 		)
 	})
 }
@@ -371,7 +374,8 @@ const maxLoggedTenant = 64
 // loggedTenant is the tenant a request log line names: the admitted tenant,
 // else the one the path asked for (an unknown tenant, a request refused
 // before authentication), so that operators see which name a client used.
-// It is only logged, never a metric label (that would be unbounded).
+// The metrics take it through tenantLabel, which keeps configured names
+// only (a raw name as a label would be unbounded).
 func (s *server) loggedTenant(info *reqInfo, r *http.Request) string {
 	if info.tenant != "" {
 		return info.tenant
