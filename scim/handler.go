@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	pathpkg "path"
 	"strings"
 	"time"
 
@@ -159,6 +160,13 @@ func (s *server) rewritePath(next http.Handler) http.Handler {
 			case ok && rest == "":
 				path = "/"
 			case ok && rest[0] == '/':
+				// The router redirects a path with "//", "." or ".." to its
+				// cleaned form; it sees only the path without the prefix,
+				// so that redirect is made here, under the prefix.
+				if c := cleanPath(rest); c != rest {
+					redirectUnderPrefix(w, r, s.prefix+c)
+					return
+				}
 				path = rest
 			case isRootEndpoint(path):
 			default:
@@ -179,6 +187,26 @@ func (s *server) rewritePath(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath is the path the router redirects p to: path.Clean, keeping a
+// trailing slash (as gorilla/mux does).
+func cleanPath(p string) string {
+	np := pathpkg.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// redirectUnderPrefix answers 301 to loc (a path that carries the prefix),
+// keeping the query, as the router does for an unclean path.
+func redirectUnderPrefix(w http.ResponseWriter, r *http.Request, loc string) {
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusMovedPermanently)
 }
 
 // isRootEndpoint reports whether path is one of the endpoints served at the
