@@ -63,6 +63,23 @@ func TestBaseURLPathPrefix(t *testing.T) {
 			t.Errorf("%s: %d", path, res.StatusCode)
 		}
 	}
+	// An unclean path is redirected, like the router does without a
+	// prefix, to the cleaned path under the prefix.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{
+		p + "//scim/v2/Users?count=1": p + "/scim/v2/Users?count=1",
+		p + "/scim/v2/./Groups":       p + "/scim/v2/Groups",
+		p + "/scim/v2/x/../Users":     p + "/scim/v2/Users",
+	} {
+		res, err := noFollow.Get(h.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != want {
+			t.Errorf("%s: %d Location %q, want 301 %q", path, res.StatusCode, res.Header.Get("Location"), want)
+		}
+	}
 	// Probes at both.
 	for _, path := range []string{"/healthz", p + "/healthz", "/readyz", p + "/readyz"} {
 		if res, _ := rawGet(t, h, "GET", path, "", nil); res.StatusCode != http.StatusOK {

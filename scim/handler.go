@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	pathpkg "path"
 	"strings"
 	"time"
 
@@ -169,6 +170,15 @@ func (s *server) rewritePath(next http.Handler) http.Handler {
 		if len(path) > 1 && path[len(path)-1] == '/' {
 			path = path[:len(path)-1]
 		}
+		if s.prefix != "" && path != r.URL.Path {
+			// The router redirects a path with "//", "." or ".." to its
+			// cleaned form; it sees only the path without the prefix, so
+			// that redirect is made here, under the prefix.
+			if c := cleanPath(path); c != path {
+				redirectUnderPrefix(w, r, s.prefix+c)
+				return
+			}
+		}
 		if path != r.URL.Path {
 			r2 := new(http.Request)
 			*r2 = *r
@@ -179,6 +189,26 @@ func (s *server) rewritePath(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath is the path the router redirects p to: path.Clean, keeping a
+// trailing slash (as gorilla/mux does).
+func cleanPath(p string) string {
+	np := pathpkg.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// redirectUnderPrefix answers 301 to loc (a path that carries the prefix),
+// keeping the query, as the router does for an unclean path.
+func redirectUnderPrefix(w http.ResponseWriter, r *http.Request, loc string) {
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusMovedPermanently)
 }
 
 // isRootEndpoint reports whether path is one of the endpoints served at the
@@ -342,7 +372,10 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(info.tenant, route, r.Method, sw.status, elapsed)
+		// The tenant the path asked for: a configured one keeps its name,
+		// any other becomes the metrics' one unknown-tenant value.
+		tenant := s.loggedTenant(info, r)
+		s.metrics.observe(tenant, route, r.Method, sw.status, elapsed)
 		level := slog.LevelInfo
 		switch {
 		case isProbe(route):
@@ -359,7 +392,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("tenant", s.loggedTenant(info, r)),
+			slog.String("tenant", tenant),
 		)
 	})
 }
@@ -371,7 +404,8 @@ const maxLoggedTenant = 64
 // loggedTenant is the tenant a request log line names: the admitted tenant,
 // else the one the path asked for (an unknown tenant, a request refused
 // before authentication), so that operators see which name a client used.
-// It is only logged, never a metric label (that would be unbounded).
+// The metrics take it through tenantLabel, which keeps configured names
+// only (a raw name as a label would be unbounded).
 func (s *server) loggedTenant(info *reqInfo, r *http.Request) string {
 	if info.tenant != "" {
 		return info.tenant

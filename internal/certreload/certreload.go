@@ -138,8 +138,14 @@ func parse(certPEM, keyPEM []byte) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
+	now := time.Now()
+	if now.After(cert.Leaf.NotAfter) {
 		return nil, fmt.Errorf("the certificate expired at %s", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.Before(cert.Leaf.NotBefore) {
+		// A renewal issued with a clock ahead of ours: clients would refuse
+		// it. The next poll takes it once it is valid.
+		return nil, fmt.Errorf("the certificate is not valid before %s", cert.Leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	return &cert, nil
 }

@@ -206,3 +206,46 @@ func TestNewRefusesBadPair(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestReloadRefusesOutOfDatePair checks that a renewal whose certificate
+// has expired, or is not valid yet, never replaces the pair in service, and
+// that the log says why; once the files hold a valid pair it is served.
+func TestReloadRefusesOutOfDatePair(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := testcert.Write(t, dir, "good")
+	var logs logBuf
+	r, err := New(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for name, validity := range map[string][2]time.Time{
+		"expired": {now.Add(-48 * time.Hour), now.Add(-time.Hour)},
+		"not-yet": {now.Add(time.Hour), now.Add(48 * time.Hour)},
+	} {
+		c, k := testcert.NewValid(t, name, validity[0], validity[1])
+		write(t, keyFile, k)
+		write(t, certFile, c)
+		if changed, err := r.Reload(); changed || err == nil {
+			t.Errorf("%s: changed %v, err %v", name, changed, err)
+		}
+		if got := cn(t, r); got != "good" {
+			t.Errorf("%s: serving %q, want the old pair", name, got)
+		}
+	}
+	for _, want := range []string{"the certificate expired at", "the certificate is not valid before"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, &logs)
+		}
+	}
+	if _, err := New(certFile, keyFile, nil); err == nil || !strings.Contains(err.Error(), "not valid before") {
+		t.Errorf("New with a not-yet-valid pair: %v", err)
+	}
+	writeMatching(t, certFile, keyFile, "renewed")
+	if changed, err := r.Reload(); !changed || err != nil {
+		t.Fatalf("valid renewal: %v %v", changed, err)
+	}
+	if got := cn(t, r); got != "renewed" {
+		t.Errorf("serving %q", got)
+	}
+}

@@ -624,3 +624,45 @@ func TestLoadWrongTypesOnOneLine(t *testing.T) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(ce.Problems, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestLoadFractionForWholeNumber checks that a number with a fractional
+// part for a whole-number field is an error naming the field (yaml.v3 would
+// truncate it silently: maxResults: 1.5 became 1), at any depth, with every
+// problem listed; a whole number written as a float (1e3) still loads, and a
+// number too large says so.
+func TestLoadFractionForWholeNumber(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	yml := "maxResults: 1.5\n" +
+		"limits:\n  maxStringBytes: 4096.25\n  maxIdentifierBytes: 1e3\n" +
+		"bulk:\n  maxOperations: 99999999999999999999\n" +
+		"patch:\n  maxOperations: 12.000000001\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, nil)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v is not a *config.Error", err)
+	}
+	want := []string{
+		"line 6: bulk.maxOperations: expected a whole number, got a number out of range",
+		"line 1: maxResults: expected a whole number, got 1.5",
+		"line 3: limits.maxStringBytes: expected a whole number, got 4096.25",
+		"line 8: patch.maxOperations: expected a whole number, got a number with a fractional part",
+	}
+	if !slices.Equal(ce.Problems, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(ce.Problems, "\n"), strings.Join(want, "\n"))
+	}
+
+	if err := os.WriteFile(path, []byte("maxResults: 1e3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxResults != 1000 {
+		t.Errorf("maxResults: 1e3 loaded as %d", c.MaxResults)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -99,14 +100,20 @@ func decode(path string, b []byte, c *Config) (problems, failed []string, err er
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, nil, &Error{File: path, Problems: []string{"more than one YAML document"}}
 	}
-	if te == nil {
-		return nil, nil, nil
-	}
 	var root yaml.Node
-	if yaml.Unmarshal(b, &root) != nil {
-		problems, failed = typeProblems(nil, te.Errors)
-	} else {
-		problems, failed = typeProblems(&root, te.Errors)
+	rootOK := yaml.Unmarshal(b, &root) == nil
+	if te != nil {
+		if rootOK {
+			problems, failed = typeProblems(&root, te.Errors)
+		} else {
+			problems, failed = typeProblems(nil, te.Errors)
+		}
+	}
+	if rootOK {
+		// yaml.v3 truncates a fraction into a whole-number field (1.5
+		// becomes 1) without an error.
+		fp, ff := fractionProblems(&root, reflect.TypeOf(c).Elem(), "")
+		problems, failed = append(problems, fp...), append(failed, ff...)
 	}
 	return problems, failed, nil
 }

@@ -2,9 +2,12 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -37,6 +40,12 @@ func typeProblems(root *yaml.Node, errs []string) (problems, failed []string) {
 		path := findValue(nodes, used, line, tag, value)
 		got := describeValue(tag, value)
 		want := expectedType(goType)
+		if (tag == "!!int" || tag == "!!float") && want == "a whole number" {
+			// yaml.v3 refuses a number for a whole-number field only when
+			// it does not fit (a fraction is truncated, see
+			// fractionProblems).
+			got = "a number out of range"
+		}
 		if tag == "!!int" && goType == "time.Duration" {
 			want += " (a bare number has no unit)"
 		}
@@ -187,4 +196,82 @@ func underFailed(problem string, failed []string) bool {
 		}
 	}
 	return false
+}
+
+// fractionProblems finds the numbers with a fractional part given for
+// whole-number fields of the struct type t, under n at YAML path path:
+// yaml.v3 truncates them silently (maxResults: 1.5 would be 1). They are
+// reported like other values of the wrong type, and their paths returned as
+// failed.
+func fractionProblems(n *yaml.Node, t reflect.Type, path string) (problems, failed []string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			p, f := fractionProblems(c, t, path)
+			problems, failed = append(problems, p...), append(failed, f...)
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return nil, nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			ft, ok := yamlField(t, key)
+			if !ok {
+				continue // an unknown key, reported by the decoder
+			}
+			if path != "" {
+				key = path + "." + key
+			}
+			p, f := fractionProblems(n.Content[i+1], ft, key)
+			problems, failed = append(problems, p...), append(failed, f...)
+		}
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			return nil, nil
+		}
+		for i, c := range n.Content {
+			p, f := fractionProblems(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			problems, failed = append(problems, p...), append(failed, f...)
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!float" || t == reflect.TypeOf(time.Duration(0)) {
+			return nil, nil // a duration refuses a float with its own error
+		}
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		default:
+			return nil, nil
+		}
+		var v float64
+		if err := n.Decode(&v); err != nil || v == math.Trunc(v) {
+			return nil, nil
+		}
+		got := n.Value
+		if len(got) > 10 {
+			got = "a number with a fractional part" // not quoted: see describeValue
+		}
+		return []string{fmt.Sprintf("line %d: %s: expected a whole number, got %s", n.Line, path, got)}, []string{path}
+	}
+	return problems, failed
+}
+
+// yamlField returns the type of the field of struct type t whose YAML key is
+// key.
+func yamlField(t reflect.Type, key string) (reflect.Type, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" {
+			name = strings.ToLower(f.Name) // yaml.v3's default
+		}
+		if name == key && name != "-" {
+			return f.Type, true
+		}
+	}
+	return nil, false
 }

@@ -279,7 +279,7 @@ func federationProblems(field string, f *Federation) []string {
 		}
 	}
 	if f.JWKSURL != "" {
-		if err := checkHTTPURL(f.JWKSURL); err != nil {
+		if err := checkKeysURL(f.JWKSURL); err != nil {
 			p = append(p, fmt.Sprintf("%s.jwksURL: %q %v", field, redactURL(f.JWKSURL), err))
 		}
 		if f.JWKSFile != "" {
@@ -309,7 +309,7 @@ func entraJWTProblems(field string, e *EntraJWT) []string {
 		}
 	}
 	if e.JWKSURL != "" {
-		if err := checkHTTPURL(e.JWKSURL); err != nil {
+		if err := checkKeysURL(e.JWKSURL); err != nil {
 			p = append(p, fmt.Sprintf("%s.jwksURL: %q %v", field, redactURL(e.JWKSURL), err))
 		}
 		if e.JWKSFile != "" {
@@ -317,6 +317,19 @@ func entraJWTProblems(field string, e *EntraJWT) []string {
 		}
 	}
 	return p
+}
+
+// checkKeysURL checks the URL signing keys are fetched from: https, as
+// keys fetched over plain http could be swapped on the way (and forged
+// tokens accepted), except from a loopback host (a local key server).
+func checkKeysURL(s string) error {
+	if err := checkHTTPURL(s); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(s); u.Scheme == "http" && !isLoopback(net.JoinHostPort(u.Hostname(), "0")) {
+		return errors.New("must start with https:// (http:// only for a loopback host): signing keys fetched over plain HTTP could be replaced on the way")
+	}
+	return nil
 }
 
 // checkHTTPURL checks an absolute http(s) URL without user info.
