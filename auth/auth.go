@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -144,6 +145,10 @@ type Options struct {
 	TokenUsed func(ctx context.Context, tenant string, hash [32]byte, at time.Time)
 	// RateLimit throttles failed authentications (ratelimit.go).
 	RateLimit RateLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client: failures are then counted and logged per client, not
+	// per proxy (which would let one client throttle everyone's).
+	TrustedProxies []netip.Prefix
 }
 
 // TokenUsedInterval is the least time between two Options.TokenUsed calls
@@ -158,6 +163,7 @@ type Authenticator struct {
 	now       func() time.Time
 	tenants   map[string]*tenant
 	tokenUsed func(ctx context.Context, tenant string, hash [32]byte, at time.Time)
+	proxies   []netip.Prefix
 	failures  *failureLimiter
 
 	umu  sync.Mutex
@@ -202,6 +208,7 @@ func New(opts Options) (*Authenticator, error) {
 		now:       opts.Now,
 		tenants:   map[string]*tenant{},
 		tokenUsed: opts.TokenUsed,
+		proxies:   opts.TrustedProxies,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -253,7 +260,7 @@ func (a *Authenticator) Authenticate(r *http.Request, tenant string) (Principal,
 	}
 	token, err := bearerToken(r)
 	if errors.Is(err, ErrMissing) {
-		a.log.InfoContext(ctx, "authentication failed", "tenant", tenant, "reason", Reason(err), "remote", remoteIP(r))
+		a.log.InfoContext(ctx, "authentication failed", "tenant", tenant, "reason", Reason(err), "remote", a.remoteIP(r))
 		return Principal{}, err
 	}
 	var h [32]byte
@@ -273,9 +280,9 @@ func (a *Authenticator) Authenticate(r *http.Request, tenant string) (Principal,
 			return p, nil
 		}
 	}
-	key := addrKey(r)
+	key := a.addrKey(r)
 	if wait := a.failures.wait(key); wait > 0 {
-		a.log.DebugContext(ctx, "authentication throttled", "tenant", tenant, "remote", remoteIP(r), "retry_after", wait)
+		a.log.DebugContext(ctx, "authentication throttled", "tenant", tenant, "remote", a.remoteIP(r), "retry_after", wait)
 		return Principal{}, &RateLimitError{RetryAfter: wait}
 	}
 	var p Principal
@@ -284,9 +291,9 @@ func (a *Authenticator) Authenticate(r *http.Request, tenant string) (Principal,
 	}
 	if err != nil {
 		if isFailure(err) {
-			a.log.InfoContext(ctx, "authentication failed", "tenant", tenant, "reason", Reason(err), "remote", remoteIP(r))
+			a.log.InfoContext(ctx, "authentication failed", "tenant", tenant, "reason", Reason(err), "remote", a.remoteIP(r))
 			if a.failures.fail(key) {
-				a.log.WarnContext(ctx, "too many failed authentications; throttling the address", "tenant", tenant, "remote", remoteIP(r))
+				a.log.WarnContext(ctx, "too many failed authentications; throttling the address", "tenant", tenant, "remote", a.remoteIP(r))
 			}
 		}
 		return Principal{}, err
@@ -428,11 +435,46 @@ func bearerToken(r *http.Request) (string, error) {
 	return tok, nil
 }
 
-// remoteIP is the host part of r.RemoteAddr.
-func remoteIP(r *http.Request) string {
+// remoteIP is the address of r's client: the host part of r.RemoteAddr or,
+// when that is one of the trusted proxies, the right-most address in
+// X-Forwarded-For that is not (proxies append the address they saw, so the
+// entries left of it could be made up by the client).
+func (a *Authenticator) remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if len(a.proxies) == 0 || !a.trusted(host) {
+		return host
+	}
+	fwd := r.Header.Values("X-Forwarded-For")
+	for i := len(fwd) - 1; i >= 0; i-- {
+		parts := strings.Split(fwd[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			ip := strings.TrimSpace(parts[j])
+			if _, err := netip.ParseAddr(ip); err != nil {
+				return host // malformed: count it against the proxy
+			}
+			if !a.trusted(ip) {
+				return ip
+			}
+			host = ip
+		}
 	}
 	return host
+}
+
+// trusted reports whether ip is within one of the trusted proxies.
+func (a *Authenticator) trusted(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range a.proxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }

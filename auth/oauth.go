@@ -299,13 +299,13 @@ func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenan
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only client_credentials is supported.")
 		return
 	}
-	keys := []string{addrKey(r)}
+	keys := []string{a.addrKey(r)}
 	claimed := claimedClient(r, form)
 	if claimed != "" {
 		keys = append(keys, clientKey(tenant, claimed))
 	}
 	if wait := a.failures.wait(keys...); wait > 0 {
-		a.log.DebugContext(r.Context(), "token request throttled", "tenant", tenant, "client", claimed, "remote", remoteIP(r), "retry_after", wait)
+		a.log.DebugContext(r.Context(), "token request throttled", "tenant", tenant, "client", claimed, "remote", a.remoteIP(r), "retry_after", wait)
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
 		oauthError(w, http.StatusTooManyRequests, "temporarily_unavailable", "Too many failed client authentications; retry later.")
 		return
@@ -314,10 +314,10 @@ func (a *Authenticator) ServeToken(w http.ResponseWriter, r *http.Request, tenan
 	if f != nil {
 		if f.reason != nil {
 			a.log.InfoContext(r.Context(), "client authentication failed", "tenant", tenant,
-				"client", f.client, "reason", Reason(f.reason), "remote", remoteIP(r))
+				"client", f.client, "reason", Reason(f.reason), "remote", a.remoteIP(r))
 			if a.failures.fail(keys...) {
 				a.log.WarnContext(r.Context(), "too many failed client authentications; throttling", "tenant", tenant,
-					"client", claimed, "remote", remoteIP(r))
+					"client", claimed, "remote", a.remoteIP(r))
 			}
 		}
 		oauthError(w, f.status, f.code, f.desc)

@@ -131,8 +131,8 @@ func (l *failureLimiter) makeRoom(now time.Time) {
 
 // addrKey is the limiter key of r's remote address: the IP, or for IPv6
 // its /64 (one host usually has a whole /64).
-func addrKey(r *http.Request) string {
-	ip := net.ParseIP(remoteIP(r))
+func (a *Authenticator) addrKey(r *http.Request) string {
+	ip := net.ParseIP(a.remoteIP(r))
 	if ip == nil {
 		return "addr:" + r.RemoteAddr
 	}

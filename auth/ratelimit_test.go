@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -216,5 +217,53 @@ func TestFailureLogSaysWhy(t *testing.T) {
 		if c.secret != "" && strings.Contains(out, c.secret) {
 			t.Errorf("%q: the credential is in the log: %s", c.hdr, out)
 		}
+	}
+}
+
+// TestFailuresCountedPerClientBehindTrustedProxy checks that behind a
+// trusted reverse proxy failures count against the client named in
+// X-Forwarded-For, so one client cannot throttle everyone behind the proxy,
+// and that X-Forwarded-For from an untrusted peer is ignored.
+func TestFailuresCountedPerClientBehindTrustedProxy(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := oauthHarness(t, func(o *auth.Options) {
+		o.RateLimit = auth.RateLimit{}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	const proxy = "10.1.2.3:5000"
+	try := func(tok, remote, xff string) error {
+		r := httptest.NewRequest("GET", defaultUsersPa, nil)
+		r.RemoteAddr = remote
+		r.Header.Set("Authorization", "Bearer "+tok)
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		_, err := h.a.Authenticate(r, auth.DefaultTenant)
+		return err
+	}
+	// The attacker's address is the right-most untrusted entry; what it
+	// put left of it (a spoofed address) does not matter.
+	for i := range auth.DefaultFailureBurst {
+		if err := try(fmt.Sprintf("guess-%d", i), proxy, fmt.Sprintf("192.0.2.%d, 198.51.100.7", i)); !errors.Is(err, auth.ErrUnknown) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	if err := try("guess-x", proxy, "198.51.100.7, 10.9.9.9"); !errors.Is(err, auth.ErrRateLimited) {
+		t.Fatalf("the attacker behind the proxy is not throttled: %v", err)
+	}
+	if err := try("guess-y", proxy, "203.0.113.9"); !errors.Is(err, auth.ErrUnknown) {
+		t.Fatalf("another client behind the same proxy is throttled: %v", err)
+	}
+	if !strings.Contains(logs.String(), "remote=198.51.100.7") {
+		t.Errorf("the log does not name the client behind the proxy:\n%s", logs.String())
+	}
+	// An untrusted peer's X-Forwarded-For is ignored: its failures count
+	// against its own address.
+	for i := range auth.DefaultFailureBurst {
+		_ = try(fmt.Sprintf("u-%d", i), "192.0.2.50:1", fmt.Sprintf("203.0.113.%d", i+100))
+	}
+	if err := try("u-x", "192.0.2.50:1", "203.0.113.250"); !errors.Is(err, auth.ErrRateLimited) {
+		t.Fatalf("an untrusted peer escaped the limit through X-Forwarded-For: %v", err)
 	}
 }

@@ -54,8 +54,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}()
 	tenants := scimTenants(cfg)
 	authn, err := auth.New(auth.Options{Store: st, Tenants: tenants, Logger: log,
-		RateLimit: auth.RateLimit{Burst: cfg.AuthFailures.Burst, PerMinute: cfg.AuthFailures.PerMinute},
-		TokenUsed: auth.TokenUseRecorder(st, log)})
+		RateLimit:      auth.RateLimit{Burst: cfg.AuthFailures.Burst, PerMinute: cfg.AuthFailures.PerMinute},
+		TokenUsed:      auth.TokenUseRecorder(st, log),
+		TrustedProxies: cfg.TrustedProxyPrefixes()})
 	if err != nil {
 		return fmt.Errorf("build authentication: %w", err)
 	}
