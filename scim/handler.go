@@ -160,13 +160,6 @@ func (s *server) rewritePath(next http.Handler) http.Handler {
 			case ok && rest == "":
 				path = "/"
 			case ok && rest[0] == '/':
-				// The router redirects a path with "//", "." or ".." to its
-				// cleaned form; it sees only the path without the prefix,
-				// so that redirect is made here, under the prefix.
-				if c := cleanPath(rest); c != rest {
-					redirectUnderPrefix(w, r, s.prefix+c)
-					return
-				}
 				path = rest
 			case isRootEndpoint(path):
 			default:
@@ -176,6 +169,15 @@ func (s *server) rewritePath(next http.Handler) http.Handler {
 		}
 		if len(path) > 1 && path[len(path)-1] == '/' {
 			path = path[:len(path)-1]
+		}
+		if s.prefix != "" && path != r.URL.Path {
+			// The router redirects a path with "//", "." or ".." to its
+			// cleaned form; it sees only the path without the prefix, so
+			// that redirect is made here, under the prefix.
+			if c := cleanPath(path); c != path {
+				redirectUnderPrefix(w, r, s.prefix+c)
+				return
+			}
 		}
 		if path != r.URL.Path {
 			r2 := new(http.Request)
