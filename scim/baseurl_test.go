@@ -70,12 +70,20 @@ func TestBaseURLPathPrefix(t *testing.T) {
 		p + "//scim/v2/Users?count=1": p + "/scim/v2/Users?count=1",
 		p + "/scim/v2/./Groups":       p + "/scim/v2/Groups",
 		p + "/scim/v2/x/../Users":     p + "/scim/v2/Users",
+		p + "/scim/v2/Users//":        "404",
+		"/scim/v2/Users//":            "404",
 	} {
 		res, err := noFollow.Get(h.srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
+		if want == "404" {
+			if res.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %d Location %q, want 404 (as without a prefix)", path, res.StatusCode, res.Header.Get("Location"))
+			}
+			continue
+		}
 		if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != want {
 			t.Errorf("%s: %d Location %q, want 301 %q", path, res.StatusCode, res.Header.Get("Location"), want)
 		}
