@@ -345,14 +345,23 @@ func (e *engine) setMulti(op string, t target, v any) error {
 	}
 	list := e.mutList(t.urn, a)
 	ix := e.index(a, list)
-	keys := ix.keys() // duplicates are found by key, not by a scan
 	var added []int
 	for _, nv := range vals {
 		dup := false
-		for _, i := range keys[dedupKey(nv)] {
-			if equal(list[i], nv) {
-				dup = true
-				break
+		if len(list) < indexMin && ix.byKey == nil {
+			for _, old := range list {
+				if equal(old, nv) {
+					dup = true
+					break
+				}
+			}
+		} else {
+			// Duplicates are found by key, not by a scan.
+			for _, i := range ix.keys()[dedupKey(nv)] {
+				if equal(list[i], nv) {
+					dup = true
+					break
+				}
 			}
 		}
 		if !dup {

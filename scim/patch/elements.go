@@ -49,7 +49,7 @@ func (e *engine) onElements(op string, t target, v any, match func(map[string]an
 	a := t.attr
 	cur, _ := e.get(t.urn, a).([]any)
 	var idx []int
-	if sub, key, ok := indexTerm(f); ok && len(cur) > 0 {
+	if sub, key, ok := indexTerm(f); ok && len(cur) >= indexMin {
 		cur = e.mutList(t.urn, a) // the index describes the owned list
 		for _, i := range e.index(a, cur).values(sub)[key] {
 			if m, ok := cur[i].(map[string]any); ok && match(m) {

@@ -36,6 +36,10 @@ type listIndex struct {
 
 const unknownPrimary = -2
 
+// indexMin is the list length from which lookups go through the index:
+// shorter lists (nearly all) are scanned, which is cheaper than building it.
+const indexMin = 16
+
 // sameList reports whether v is the slice l (same backing array and length).
 func sameList(l []any, v any) bool {
 	w, ok := v.([]any)
