@@ -20,7 +20,10 @@ import (
 // config file (--config, else $SCIMBRIDGE_CONFIG, else none) with the
 // SCIMBRIDGE_* environment, as serve reads them, gives the port, and
 // tls.certFile the scheme. A wildcard listen address is probed on
-// 127.0.0.1.
+// 127.0.0.1. Nothing else in the configuration is checked: a bad
+// certificate renewal on disk, which serve survives by keeping the old
+// pair, must not mark the bridge unhealthy (and get it restarted into a
+// start that fails).
 //
 // The probe sends no credentials and reads only the status code, so it
 // does not verify the certificate of the bridge it found in the
@@ -41,7 +44,7 @@ func (c *cli) healthcheck(ctx context.Context, args []string) error {
 		if path == "" {
 			path = c.getenv(envConfig)
 		}
-		cfg, err := config.Load(path, c.getenv)
+		cfg, err := config.LoadForProbe(path, c.getenv)
 		if err != nil {
 			return fmt.Errorf("healthcheck: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -117,7 +116,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          serverErrorLog(log),
 		TLSConfig:         tlsConfig,
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme(cfg), "store", cfg.Store.Type, "tenants", len(tenants))

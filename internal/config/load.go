@@ -188,3 +188,27 @@ func decodeProblem(e string) string {
 	}
 	return e
 }
+
+// LoadForProbe reads what `healthcheck` needs to find a running bridge —
+// listen and whether TLS is on — from the file and the environment as Load
+// does, but checks nothing else: a problem elsewhere in the file, or a TLS
+// renewal on disk that does not load (serve keeps the old pair), must not
+// make a healthy bridge look unhealthy. Only an unreadable or unparsable
+// file is an error.
+func LoadForProbe(path string, env func(string) string) (*Config, error) {
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if _, _, err := decode(path, b, c); err != nil {
+			return nil, err
+		}
+	}
+	c.applyEnv(env)
+	return c, nil
+}
