@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,6 +19,32 @@ import (
 // This file holds the in-memory evaluation every backend shares, so that the
 // same filter and sort give the same result on every backend: the subject a
 // filter is matched against, and sorting by any attribute.
+
+// memberReader is the part of Store that StoreSubject reads.
+type memberReader interface {
+	Members(ctx context.Context, group Ref, after string, limit int) ([]Member, error)
+	MemberOf(ctx context.Context, member Ref) ([]Member, error)
+}
+
+// StoreSubject is MatchSubject with the related resources read from st: a
+// user's groups or a group's members. The first read error is kept in
+// *loadErr, so that a query fails rather than matching as if the list were
+// empty.
+func StoreSubject(ctx context.Context, st memberReader, r Resource, loadErr *error) query.Subject {
+	return MatchSubject(r, func() ([]Member, error) {
+		var ms []Member
+		var err error
+		if r.Kind == User {
+			ms, err = st.MemberOf(ctx, r.Ref)
+		} else {
+			ms, err = st.Members(ctx, r.Ref, "", 0)
+		}
+		if err != nil && *loadErr == nil {
+			*loadErr = err
+		}
+		return ms, err
+	})
+}
 
 // MatchSubject returns the query.Subject of r: its Attrs plus id and meta,
 // with related loaded only if the filter asks: a group's members, or the

@@ -83,7 +83,7 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	// as if the group (or the user's group list) were empty.
 	var loadErr error
 	page = store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
-		return s.subject(ctx, r, &loadErr)
+		return store.StoreSubject(ctx, s, r, &loadErr)
 	})
 	if loadErr != nil {
 		return store.Page{}, fmt.Errorf("mongo query: %w", loadErr)
@@ -178,23 +178,6 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 	}
 }
 
-// subject is r's filter subject, with a group's members or a user's groups
-// loaded from this store; the first loading error is kept in *loadErr.
-func (s *Store) subject(ctx context.Context, r store.Resource, loadErr *error) query.Subject {
-	return store.MatchSubject(r, func() ([]store.Member, error) {
-		var ms []store.Member
-		var err error
-		if r.Kind == store.User {
-			ms, err = s.MemberOf(ctx, r.Ref)
-		} else {
-			ms, err = s.Members(ctx, r.Ref, "", 0)
-		}
-		if err != nil && *loadErr == nil {
-			*loadErr = err
-		}
-		return ms, err
-	})
-}
 
 // Members lists a group's members ordered by id; see store.Store. It
 // returns store.ErrNotFound if the group does not exist.

@@ -82,7 +82,7 @@ func (s *Store) Query(ctx context.Context, tenant string, kind store.Kind, q sto
 	// as if the group (or the user's group list) were empty.
 	var loadErr error
 	page := store.PageInMemory(cands, q, exact, s.reg.ByName(string(kind)), func(r store.Resource) query.Subject {
-		return s.subject(ctx, r, &loadErr)
+		return store.StoreSubject(ctx, s, r, &loadErr)
 	})
 	if loadErr != nil {
 		return store.Page{}, fmt.Errorf("sqlite query: %w", loadErr)
@@ -255,20 +255,3 @@ func stringCond(b *strings.Builder, args []any, col string, op query.Op, v strin
 	}
 }
 
-// subject is r's filter subject, with a group's members or a user's groups
-// loaded from this store; the first loading error is kept in *loadErr.
-func (s *Store) subject(ctx context.Context, r store.Resource, loadErr *error) query.Subject {
-	return store.MatchSubject(r, func() ([]store.Member, error) {
-		var ms []store.Member
-		var err error
-		if r.Kind == store.User {
-			ms, err = s.MemberOf(ctx, r.Ref)
-		} else {
-			ms, err = s.Members(ctx, r.Ref, "", 0)
-		}
-		if err != nil && *loadErr == nil {
-			*loadErr = err
-		}
-		return ms, err
-	})
-}
