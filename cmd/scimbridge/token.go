@@ -137,15 +137,20 @@ func (c *cli) openTenantStore(ctx context.Context, fs *flag.FlagSet, cf *configF
 	if !cfg.HasTenant(tenant) {
 		return nil, nil, fmt.Errorf("%s: tenant %q is not configured (tenants: %s)", fs.Name(), tenant, strings.Join(cfg.TenantNames(), ", "))
 	}
-	reg, err := schemas.Load(cfg.CustomSchemas()...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load schemas: %w", err)
-	}
-	st, err := openStore(ctx, cfg, reg)
+	st, err := openConfiguredStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, st, nil
+}
+
+// openConfiguredStore opens the store cfg describes, with its schemas.
+func openConfiguredStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	reg, err := schemas.Load(cfg.CustomSchemas()...)
+	if err != nil {
+		return nil, fmt.Errorf("load schemas: %w", err)
+	}
+	return openStore(ctx, cfg, reg)
 }
 
 func (c *cli) tokenHash(args []string) error {

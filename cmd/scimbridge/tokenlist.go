@@ -15,7 +15,6 @@ import (
 
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -139,11 +138,7 @@ func (c *cli) openAnyStore(ctx context.Context, fs *flag.FlagSet, cf *configFlag
 	if err != nil {
 		return nil, nil, err
 	}
-	reg, err := schemas.Load(cfg.CustomSchemas()...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load schemas: %w", err)
-	}
-	st, err := openStore(ctx, cfg, reg)
+	st, err := openConfiguredStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
