@@ -111,3 +111,45 @@ func benchPatchWithPosts(b *testing.B, body string) {
 	b.ReportMetric(q(1), "post-max-ms")
 	b.ReportMetric(float64(len(lat)), "posts")
 }
+
+// BenchmarkPatchRemove10kMembers is Entra's member removal at the size of
+// patch.maxMemberValues: one PATCH removing 10,000 members with
+// {"op":"Remove","path":"members","value":[{"value":id},…]}, through the
+// whole HTTP stack (each id becomes a members[value eq "id"] operation,
+// which the engine reads without the filter parser).
+//
+//	go test -run '^$' -bench PatchRemove10kMembers -benchtime 3x ./scim/
+func BenchmarkPatchRemove10kMembers(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	members := make([]store.Member, 10000)
+	ids := make([]any, len(members))
+	for i := range members {
+		u, err := h.st.Create(ctx, store.Resource{Ref: store.Ref{Tenant: scim.DefaultTenant, Kind: store.User},
+			Attrs: map[string]any{"userName": fmt.Sprintf("rm%05d@x.com", i)}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		members[i] = store.Member{Value: u.ID}
+		ids[i] = map[string]any{"value": u.ID}
+	}
+	body := patchOp(map[string]any{"op": "Remove", "path": "members", "value": ids})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		g, err := h.st.Create(ctx, store.Resource{Ref: store.Ref{Tenant: scim.DefaultTenant, Kind: store.Group},
+			Attrs: map[string]any{"displayName": fmt.Sprintf("rm-%d", i)}}, members)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if r := h.do("PATCH", "/Groups/"+g.ID, body); r.status != 204 {
+			b.Fatalf("status %d: %s", r.status, r.raw)
+		}
+		b.StopTimer()
+		if ms, err := h.st.Members(ctx, g.Ref, "", 0); err != nil || len(ms) != 0 {
+			b.Fatalf("%d members left, %v", len(ms), err)
+		}
+		b.StartTimer()
+	}
+}

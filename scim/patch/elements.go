@@ -150,12 +150,11 @@ func (e *engine) onElements(op string, t target, v any, match func(map[string]an
 		}
 	} else {
 		if ix := e.lists[a]; ix != nil && sameList(ix.list, list) {
-			switch {
-			case sub != nil:
-				ix.changed(sub.Name)
-			default:
-				ix.changed("")
+			changed := "" // whole elements change
+			if sub != nil {
+				changed = sub.Name
 			}
+			ix.changed(changed)
 		}
 		for _, i := range idx {
 			m := list[i].(map[string]any)
