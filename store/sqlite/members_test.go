@@ -26,7 +26,10 @@ func TestMemberPlans(t *testing.T) {
 			"SEARCH members USING PRIMARY KEY (tenant=? AND group_id=? AND member_id>?)", []string{"resources", "TEMP B-TREE"}},
 		{qAddMembers, []any{"t", "g", `["a","b"]`},
 			"SEARCH r USING INDEX resources_id (tenant=? AND id=?)", []string{"SCAN r"}},
-		{qMemberDisplay, []any{"x", "t", "u"}, "members_member", []string{"SCAN"}},
+		// The statement of the members_display trigger (migration 0004).
+		{`UPDATE members SET display = ? WHERE tenant = ?2 AND member_id = ?3 AND group_id IN (
+			SELECT group_id FROM members INDEXED BY members_member WHERE tenant = ?2 AND member_id = ?3)`,
+			[]any{"x", "t", "u"}, "SEARCH members USING COVERING INDEX members_member (tenant=? AND member_id=?)", []string{"SCAN", "PRIMARY KEY (tenant=?)"}},
 	} {
 		rows, err := s.w.Query(`EXPLAIN QUERY PLAN `+c.query, c.args...)
 		if err != nil {
@@ -151,4 +154,41 @@ func TestMemberDisplayFollowsRenames(t *testing.T) {
 	set(u.Ref, "displayName", nil)
 	set(u.Ref, "userName", "alice2")
 	check("displayName removed, userName changed", "Renamed", "alice2")
+}
+
+// TestMemberCopiesAfterDowngrade: a binary from before migration 0003, run
+// on an upgraded database, adds membership rows without the member's kind
+// and display and renames members without touching those rows. The
+// triggers of migration 0004 fill and update them, so the current binary,
+// back again, serves what the older one wrote.
+func TestMemberCopiesAfterDowngrade(t *testing.T) {
+	s := openT(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, user("u", "alice"), nil); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group, ID: "g"}, Attrs: map[string]any{"displayName": "G"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the older binary's statements do.
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO members (tenant, group_id, member_id) VALUES ('t', 'g', 'u')`); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what, display string) {
+		t.Helper()
+		ms, err := s.Members(ctx, g.Ref, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Member{Value: "u", Type: store.User, Display: display}
+		if len(ms) != 1 || ms[0] != want {
+			t.Fatalf("%s: members %+v, want %+v", what, ms, want)
+		}
+	}
+	check("added by an older binary", "alice")
+	if _, err := s.w.ExecContext(ctx, `UPDATE resources SET display = 'Alice A' WHERE tenant = 't' AND id = 'u'`); err != nil {
+		t.Fatal(err)
+	}
+	check("renamed by an older binary", "Alice A")
 }

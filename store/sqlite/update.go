@@ -37,18 +37,7 @@ const (
 )
 
 // updateQueries are the statements of this file the writer prepares at Open.
-var updateQueries = []string{qVersion, qUpdateDocIf, qUpdateResourceIf, qMemberDisplay}
-
-// qMemberDisplay copies a resource's new display into the membership rows
-// where it is the member. Without INDEXED BY the planner scans the tenant's
-// members by primary key.
-const qMemberDisplay = `UPDATE members INDEXED BY members_member SET display = ? WHERE tenant = ? AND member_id = ?`
-
-// displayText is a shadow display as the members table holds it.
-func displayText(v any) string {
-	s, _ := v.(string)
-	return s
-}
+var updateQueries = []string{qVersion, qUpdateDocIf, qUpdateResourceIf}
 
 // Update applies fn and writes its result; see store.Store. It returns
 // store.ErrNotFound, a *store.ConflictError, or fn's error as is.
@@ -240,12 +229,8 @@ func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *update, check bo
 				return store.Resource{}, errLostRace // changed or deleted since read
 			}
 		}
-		if sh.display != u.oldSh.display {
-			// Membership rows carry the member's display (see Members).
-			if _, err := s.txExec(ctx, tx, qMemberDisplay, displayText(sh.display), ref.Tenant, ref.ID); err != nil {
-				return store.Resource{}, err
-			}
-		}
+		// Membership rows that copy this resource's display follow it through
+		// the members_display trigger (migration 0004).
 		if ref.Kind == store.User && !slices.Equal(sh.emails, u.oldSh.emails) {
 			// Only the addresses that come or go touch the table.
 			if err := s.deleteEmails(ctx, tx, ref, without(u.oldSh.emails, sh.emails)); err != nil {
