@@ -96,6 +96,12 @@ func newFederationVerifier(f *Federation, now func() time.Time, log *slog.Logger
 	return v, nil
 }
 
+// MaxAssertionLifetime is the furthest in the future a client assertion's
+// exp may lie. Entra issues hour-long tokens (a token lifetime policy can
+// stretch them to a day); longer ones are refused, which also bounds how
+// long a used jti must be kept.
+const MaxAssertionLifetime = 24 * time.Hour
+
 // authAssertion returns the client that the assertion authenticates: the
 // client named by clientID (if not empty) or any federated client whose
 // issuer and subject the assertion carries. It returns ErrMalformed,
@@ -120,6 +126,11 @@ func (a *Authenticator) authAssertion(ctx context.Context, t *tenant, clientID, 
 		}
 		if claims.ID == "" {
 			return "", fmt.Errorf("%w: the assertion has no jti", ErrMalformed)
+		}
+		if claims.ExpiresAt.After(t.now().Add(MaxAssertionLifetime)) {
+			// Its jti would have to be kept until then; Entra's tokens
+			// live about an hour.
+			return "", fmt.Errorf("%w: the assertion expires more than %s from now", ErrMalformed, MaxAssertionLifetime)
 		}
 		if err := a.useJTI(ctx, t, claims); err != nil {
 			return "", err

@@ -128,6 +128,7 @@ func TestFederatedAssertionRejected(t *testing.T) {
 		"not yet valid":   {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["nbf"] = now.Add(5 * time.Minute).Unix() })), "unknown"},
 		"no exp":          {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { delete(c, "exp") })), "unknown"},
 		"no jti":          {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { delete(c, "jti") })), "malformed"},
+		"lives a year":    {signJWT(t, keys[0], "k0", mod(func(c jwt.MapClaims) { c["exp"] = now.Add(365 * 24 * time.Hour).Unix() })), "malformed"},
 		"wrong key":       {signJWT(t, keys[1], "k0", wifClaims(now)), "unknown"},
 		"unknown kid":     {signJWT(t, keys[1], "k9", wifClaims(now)), "unknown"},
 		"HS256":           {hsTok, "unknown"},
