@@ -178,7 +178,6 @@ func (s *Store) termFilter(ctx context.Context, tenant string, kind store.Kind, 
 	}
 }
 
-
 // Members lists a group's members ordered by id; see store.Store. It
 // returns store.ErrNotFound if the group does not exist.
 func (s *Store) Members(ctx context.Context, group store.Ref, after string, limit int) ([]store.Member, error) {

@@ -254,4 +254,3 @@ func stringCond(b *strings.Builder, args []any, col string, op query.Op, v strin
 		return append(args, v)
 	}
 }
-
