@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -31,7 +30,7 @@ func BenchUser(i int) store.Resource {
 // BenchCreate measures creating users one at a time, the same way on every
 // backend.
 func BenchCreate(b *testing.B, s store.Store) {
-	ctx := context.Background()
+	ctx := Background()
 	i := 0
 	for b.Loop() {
 		if _, err := s.Create(ctx, BenchUser(i), nil); err != nil {
@@ -44,7 +43,7 @@ func BenchCreate(b *testing.B, s store.Store) {
 // BenchGetByUserName measures Entra's lookup, a case-insensitive
 // `userName eq` filter with a new value each time, over n users, in parallel.
 func BenchGetByUserName(b *testing.B, s store.Store, n int) {
-	ctx := context.Background()
+	ctx := Background()
 	for i := range n {
 		if _, err := s.Create(ctx, BenchUser(i), nil); err != nil {
 			b.Fatal(err)
