@@ -17,6 +17,8 @@ import (
 
 func BenchmarkCreate(b *testing.B) { storetest.BenchCreate(b, newStore(b)) }
 
+func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, newStore(b)) }
+
 func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 10000) }
 
 func BenchmarkAddMembers10k(b *testing.B) {

@@ -71,3 +71,28 @@ func BenchGetByUserName(b *testing.B, s store.Store, n int) {
 		}
 	})
 }
+
+// BenchUpdate measures updating users one at a time: each update flips
+// active (an audited attribute, whose old and new values the journal keeps)
+// and sets title, on 1,000 users in turn.
+func BenchUpdate(b *testing.B, s store.Store) {
+	ctx := Background()
+	const n = 1000
+	for i := range n {
+		if _, err := s.Create(ctx, BenchUser(i), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		ref := BenchUser(i % n).Ref
+		if _, err := s.Update(ctx, ref, func(r *store.Resource) (store.MemberDelta, error) {
+			r.Attrs["active"] = r.Attrs["active"] != true
+			r.Attrs["title"] = fmt.Sprint(i)
+			return store.MemberDelta{}, nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
