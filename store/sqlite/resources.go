@@ -85,7 +85,11 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 		return store.Resource{}, fmt.Errorf("sqlite create: encode attributes: %w", err)
 	}
 	sh := shadows(r.Kind, r.Attrs)
-	prov := provenance{origin: origin, name: store.NameOf(r.Kind, r.Attrs), changed: store.ChangedAttrs(nil, r.Attrs)}
+	changed, err := store.ChangedAttrs(nil, doc)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
+	}
+	prov := provenance{origin: origin, name: store.NameOf(r.Kind, r.Attrs), changed: changed}
 	ids := make([]string, len(members))
 	for i, m := range members {
 		ids[i] = m.Value

@@ -191,11 +191,9 @@ func prepareUpdate(ref store.Ref, cur store.Resource, doc []byte, fn func(r *sto
 	u := &update{r: r, delta: delta, newDoc: newDoc, changed: !bytes.Equal(newDoc, doc), oldSh: oldSh, origin: origin}
 	if u.changed {
 		// fn changed cur.Attrs in place: the stored doc has the old values.
-		var old map[string]any
-		if err := json.Unmarshal(doc, &old); err != nil {
-			return nil, fmt.Errorf("sqlite update: decode %s: %w", ref.ID, err)
+		if u.changedAttrs, err = store.ChangedAttrs(doc, newDoc); err != nil {
+			return nil, fmt.Errorf("sqlite update %s: %w", ref.ID, err)
 		}
-		u.changedAttrs = store.ChangedAttrs(old, r.Attrs)
 	}
 	return u, nil
 }
