@@ -70,16 +70,19 @@ const ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 func TestChangedAttrs(t *testing.T) {
 	base := map[string]any{
 		"userName": "alice", "active": true, "title": `a "quoted" } ] title\\`,
-		"emails": []any{map[string]any{"value": "a@x", "primary": true}},
-		"name":   map[string]any{"givenName": "A{", "familyName": "[B"},
-		ext:      map[string]any{"department": "R&D", "manager": map[string]any{"value": "m"}},
+		"emails":      []any{map[string]any{"value": "a@x", "primary": true}},
+		"name":        map[string]any{"givenName": "A{", "familyName": "[B"},
+		ext:           map[string]any{"department": "R&D", "manager": map[string]any{"value": "m"}},
 		"urn:x-other": "not an object", "x\u00e9\"key": 1.5,
 	}
 	cases := []func(m map[string]any){
 		func(m map[string]any) {},
 		func(m map[string]any) { m["active"] = false },
 		func(m map[string]any) { delete(m, "emails"); m["nickName"] = nil },
-		func(m map[string]any) { m[ext].(map[string]any)["department"] = "Sales"; delete(m[ext].(map[string]any), "manager") },
+		func(m map[string]any) {
+			m[ext].(map[string]any)["department"] = "Sales"
+			delete(m[ext].(map[string]any), "manager")
+		},
 		func(m map[string]any) { delete(m, ext); m["userName"] = "bob" },
 		func(m map[string]any) { m["name"].(map[string]any)["givenName"] = "Z"; m["x\u00e9\"key"] = 2 },
 		func(m map[string]any) { m["urn:x-other"] = map[string]any{"a": []any{}} },
