@@ -155,12 +155,17 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 			break // a gap: the entry at next is still being inserted
 		}
 		next++
-		out = append(out, store.Change{
-			Seq: e.S, Tenant: tenant, Kind: store.Kind(e.K), ID: e.ID, Op: store.ChangeOp(e.Op),
-			Version: e.V, At: time.Unix(0, e.At).UTC(), Added: e.Add, Removed: e.Rm,
-		})
+		out = append(out, e.change())
 	}
 	return out, nil
+}
+
+// change decodes a journal document, for Changes and History alike.
+func (e entry) change() store.Change {
+	return store.Change{
+		Seq: e.S, Tenant: e.T, Kind: store.Kind(e.K), ID: e.ID, Op: store.ChangeOp(e.Op),
+		Version: e.V, At: time.Unix(0, e.At).UTC(), Added: e.Add, Removed: e.Rm,
+	}
 }
 
 // maybeRecover runs recoverStale at most once per half lease.

@@ -22,14 +22,15 @@ import (
 // Store is the MongoDB store. It is safe for concurrent use, also by
 // several processes on one database.
 type Store struct {
-	client *mongo.Client
-	db     *mongo.Database
-	res    *mongo.Collection // resource heads
-	mem    *mongo.Collection // memberships
-	jnl    *mongo.Collection // change journal
-	claims *mongo.Collection // version claims
-	state  *mongo.Collection
-	leases *mongo.Collection
+	client  *mongo.Client
+	db      *mongo.Database
+	res     *mongo.Collection // resource heads
+	mem     *mongo.Collection // memberships
+	jnl     *mongo.Collection // change journal
+	claims  *mongo.Collection // version claims
+	state   *mongo.Collection
+	leases  *mongo.Collection
+	cursors *mongo.Collection // journal consumers' cursors (consumer.go)
 
 	reg    *schemas.Registry
 	now    func() time.Time
@@ -168,6 +169,7 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 	s.claims = s.db.Collection("claims")
 	s.state = s.db.Collection("state")
 	s.leases = s.db.Collection("leases")
+	s.cursors = s.db.Collection("cursors")
 	octx, cancel := context.WithTimeout(ctx, selection+5*time.Second)
 	defer cancel()
 	if err := client.Ping(octx, nil); err != nil {
@@ -328,6 +330,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.jnl, "jnl_change", k("ck"), true, 0},
 		{s.claims, "claims_ttl", k("exp"), false, int32(claimTTL / time.Second)},
 		{s.state, "state_key", k("t", "key"), true, 0},
+		// History and the cursors' newest versions (consumer.go).
+		{s.jnl, "jnl_resource", k("t", "id", "s"), false, 0},
+		{s.cursors, "cursors_version", k("t", "c", "n"), true, 0},
 	}
 	for _, ix := range idx {
 		o := options.Index().SetName(ix.name)

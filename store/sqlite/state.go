@@ -122,11 +122,24 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.rQuery(ctx, `SELECT seq, kind, id, op, version, at, added, removed FROM journal
+	rows, err := s.rQuery(ctx, `SELECT `+changeCols+` FROM journal
 		WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite changes: %w", mapErr(err))
 	}
+	out, err := scanChanges(rows, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite changes: %w", err)
+	}
+	return out, nil
+}
+
+// changeCols are the journal columns scanChanges reads, in its order.
+const changeCols = `seq, kind, id, op, version, at, added, removed`
+
+// scanChanges decodes journal rows (changeCols) of tenant, for Changes and
+// History alike, and closes rows.
+func scanChanges(rows *sql.Rows, tenant string) ([]store.Change, error) {
 	defer rows.Close()
 	out := []store.Change{}
 	for rows.Next() {
@@ -135,23 +148,23 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 		var at int64
 		var added, removed sql.NullString
 		if err := rows.Scan(&c.Seq, &kind, &c.ID, &op, &c.Version, &at, &added, &removed); err != nil {
-			return nil, fmt.Errorf("sqlite changes: %w", err)
+			return nil, err
 		}
 		c.Kind, c.Op, c.At = store.Kind(kind), store.ChangeOp(op), fromNanos(at)
 		if added.Valid {
 			if err := json.Unmarshal([]byte(added.String), &c.Added); err != nil {
-				return nil, fmt.Errorf("sqlite changes: %w", err)
+				return nil, err
 			}
 		}
 		if removed.Valid {
 			if err := json.Unmarshal([]byte(removed.String), &c.Removed); err != nil {
-				return nil, fmt.Errorf("sqlite changes: %w", err)
+				return nil, err
 			}
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite changes: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
