@@ -12,3 +12,5 @@ import (
 func BenchmarkCreate(b *testing.B) { storetest.BenchCreate(b, newStore(b)) }
 
 func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 1000) }
+
+func BenchmarkHistory(b *testing.B) { storetest.BenchHistory(b, newStore(b), 1000) }

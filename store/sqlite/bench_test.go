@@ -20,6 +20,8 @@ func BenchmarkCreate(b *testing.B) { storetest.BenchCreate(b, newStore(b)) }
 
 func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 10000) }
 
+func BenchmarkHistory(b *testing.B) { storetest.BenchHistory(b, newStore(b), 10000) }
+
 func BenchmarkAddMembers10k(b *testing.B) {
 	s := newStore(b)
 	ctx := context.Background()

@@ -447,3 +447,31 @@ func testHistory(t *testing.T, s store.Store) {
 	}
 	check("user left alone", v, 7)
 }
+
+// BenchHistory measures History of one user (its create and one update,
+// newest first, a page of 20) in a journal of 2n entries: n users created
+// and updated once. Its cost should not grow with n where History has an
+// index it can use.
+func BenchHistory(b *testing.B, s store.Store, n int) {
+	ctx := wctx(context.Background())
+	for i := range n {
+		u := BenchUser(i)
+		if _, err := s.Create(ctx, u, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Update(ctx, u.Ref, func(r *store.Resource) (store.MemberDelta, error) {
+			r.Attrs["title"] = "t"
+			return store.MemberDelta{}, nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		h, err := s.History(ctx, BenchUser((i*7919)%n).Ref, 0, 20)
+		if err != nil || len(h) != 2 {
+			b.Fatalf("History: %d entries, %v", len(h), err)
+		}
+		i++
+	}
+}
