@@ -330,9 +330,14 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.jnl, "jnl_change", k("ck"), true, 0},
 		{s.claims, "claims_ttl", k("exp"), false, int32(claimTTL / time.Second)},
 		{s.state, "state_key", k("t", "key"), true, 0},
-		// History and the cursors' newest versions (consumer.go).
-		{s.jnl, "jnl_resource", k("t", "id", "s"), false, 0},
+		// The cursors' newest versions (consumer.go).
 		{s.cursors, "cursors_version", k("t", "c", "n"), true, 0},
+	}
+	if !s.ferret {
+		// History (consumer.go). FerretDB v1 would maintain it on every
+		// journal insert but never use it (it answers only _id filters
+		// from an index): there History scans.
+		idx = append(idx, index{s.jnl, "jnl_resource", k("t", "id", "s"), false, 0})
 	}
 	for _, ix := range idx {
 		o := options.Index().SetName(ix.name)
