@@ -107,6 +107,13 @@ type Principal struct {
 	Method Method
 	// Subject is the OAuth client id for MethodOAuth and empty otherwise.
 	Subject string
+	// Name says who wrote, for the change journal's provenance (the
+	// store.Origin Actor of SCIM writes): the token's name (a stored token's
+	// from `scimbridge token create`, a configured token's name:), or
+	// "token " and its id (TokenID) if it has none; the OAuth client id; the
+	// Entra JWT's client application id (appid, azp), else its subject (sub).
+	// Never a secret.
+	Name string
 }
 
 // Tenant is one tenant's credentials.
@@ -116,6 +123,8 @@ type Tenant struct {
 	// from configuration or the environment, accepted besides the tokens
 	// created with NewToken (stored hashed in the store).
 	TokenHashes [][32]byte
+	// TokenNames names static tokens by hash (Principal.Name); optional.
+	TokenNames map[[32]byte]string
 	// OAuthClients may obtain access tokens at the tenant's OAuth 2.0
 	// client-credentials endpoint (ServeToken).
 	OAuthClients []OAuthClient
@@ -175,10 +184,13 @@ type Authenticator struct {
 type tenant struct {
 	name   string
 	static [][32]byte
+	names  map[[32]byte]string // of static tokens
 
-	mu       sync.RWMutex
-	stored   [][32]byte
-	loadedAt time.Time
+	mu     sync.RWMutex
+	stored [][32]byte
+	// storedNames are the stored tokens' names, by hash.
+	storedNames map[[32]byte]string
+	loadedAt    time.Time
 	// refreshedAt is when (by Options.Now) the stored hashes were last read.
 	refreshedAt time.Time
 
@@ -224,6 +236,12 @@ func New(opts Options) (*Authenticator, error) {
 			a.tenants[t.Name] = ta
 		}
 		ta.static = append(ta.static, t.TokenHashes...)
+		for h, n := range t.TokenNames {
+			if ta.names == nil {
+				ta.names = map[[32]byte]string{}
+			}
+			ta.names[h] = n
+		}
 		if err := ta.configure(t, a.now, a.log); err != nil {
 			return nil, fmt.Errorf("auth: tenant %q: %w", t.Name, err)
 		}
@@ -274,7 +292,7 @@ func (a *Authenticator) Authenticate(r *http.Request, tenant string) (Principal,
 		}
 		if t.match(h) {
 			a.noteTokenUse(ctx, t.name, h)
-			return Principal{Tenant: t.name, Method: MethodToken}, nil
+			return Principal{Tenant: t.name, Method: MethodToken, Name: t.tokenName(h)}, nil
 		}
 		if p, ok := t.cached(h); ok {
 			return p, nil
@@ -311,14 +329,14 @@ func (a *Authenticator) admit(ctx context.Context, t *tenant, token string, h [3
 		if err != nil {
 			return Principal{}, err
 		}
-		return Principal{Tenant: t.name, Method: MethodOAuth, Subject: client}, nil
+		return Principal{Tenant: t.name, Method: MethodOAuth, Subject: client, Name: client}, nil
 	case t.jwt != nil && looksLikeJWT(token):
 		claims, err := t.jwt.verify(ctx, token)
 		if err != nil {
 			a.log.DebugContext(ctx, "JWT rejected", "tenant", t.name, "error", err)
 			return Principal{}, jwtFailure(err)
 		}
-		p := Principal{Tenant: t.name, Method: MethodEntraJWT}
+		p := Principal{Tenant: t.name, Method: MethodEntraJWT, Name: claims.client()}
 		t.remember(h, claims.ExpiresAt.Time, p)
 		return p, nil
 	}
@@ -330,7 +348,21 @@ func (a *Authenticator) admit(ctx context.Context, t *tenant, token string, h [3
 		return Principal{}, ErrUnknown
 	}
 	a.noteTokenUse(ctx, t.name, h)
-	return Principal{Tenant: t.name, Method: MethodToken}, nil
+	return Principal{Tenant: t.name, Method: MethodToken, Name: t.tokenName(h)}, nil
+}
+
+// tokenName returns Principal.Name for the static or stored token h.
+func (t *tenant) tokenName(h [32]byte) string {
+	t.mu.RLock()
+	n := t.storedNames[h]
+	t.mu.RUnlock()
+	if n == "" {
+		n = t.names[h]
+	}
+	if n == "" {
+		n = "token " + TokenID(h)
+	}
+	return n
 }
 
 // noteTokenUse calls the TokenUsed hook at most once per TokenUsedInterval
@@ -408,11 +440,16 @@ func (a *Authenticator) refresh(ctx context.Context, t *tenant) error {
 
 // load reads the stored hashes; the caller holds t.mu.
 func (a *Authenticator) load(ctx context.Context, t *tenant) error {
-	hashes, err := StoredTokenHashes(ctx, a.st, t.name)
+	toks, err := StoredTokens(ctx, a.st, t.name)
 	if err != nil {
 		return err
 	}
-	t.stored, t.loadedAt, t.refreshedAt = hashes, time.Now(), a.now()
+	hashes := make([][32]byte, len(toks))
+	names := make(map[[32]byte]string, len(toks))
+	for i, tok := range toks {
+		hashes[i], names[tok.Hash] = tok.Hash, tok.Name
+	}
+	t.stored, t.storedNames, t.loadedAt, t.refreshedAt = hashes, names, time.Now(), a.now()
 	return nil
 }
 

@@ -167,6 +167,18 @@ type entraClaims struct {
 	AZP   string `json:"azp,omitempty"`
 }
 
+// client names the application a JWT was issued to, for Principal.Name:
+// like an OAuth client id, what an operator configured (AppIDs).
+func (c *entraClaims) client() string {
+	switch {
+	case c.AppID != "":
+		return c.AppID
+	case c.AZP != "":
+		return c.AZP
+	}
+	return c.Subject
+}
+
 // verify validates a JWT and returns its claims.
 func (v *jwtVerifier) verify(ctx context.Context, raw string) (*entraClaims, error) {
 	var claims entraClaims

@@ -143,7 +143,7 @@ func TestEntraJWTValid(t *testing.T) {
 	if got := usersWith(h, defaultUsersPa, tok); got != http.StatusOK {
 		t.Fatalf("valid JWT: %d", got)
 	}
-	if p, err := authWith(h, defaultUsersPa, tok); err != nil || p != (auth.Principal{Tenant: auth.DefaultTenant, Method: auth.MethodEntraJWT}) {
+	if p, err := authWith(h, defaultUsersPa, tok); err != nil || p != (auth.Principal{Tenant: auth.DefaultTenant, Method: auth.MethodEntraJWT, Name: "app-1"}) {
 		t.Fatalf("principal %+v, %v", p, err)
 	}
 	// Validated JWTs are cached: no refetch, and a second token is verified

@@ -235,7 +235,7 @@ func (a *Authenticator) checkOAuth(ctx context.Context, t *tenant, h [32]byte) (
 	if !t.now().Before(rec.Expires) {
 		return "", ErrExpired
 	}
-	t.remember(h, rec.Expires, Principal{Tenant: t.name, Method: MethodOAuth, Subject: rec.Client})
+	t.remember(h, rec.Expires, Principal{Tenant: t.name, Method: MethodOAuth, Subject: rec.Client, Name: rec.Client})
 	return rec.Client, nil
 }
 

@@ -123,7 +123,7 @@ func TestOAuthTokenFromBodyCredentials(t *testing.T) {
 	// then from the cache.
 	for range 2 {
 		p, err := authWith(h, defaultUsersPa, tok)
-		if err != nil || p != (auth.Principal{Tenant: auth.DefaultTenant, Method: auth.MethodOAuth, Subject: clientID}) {
+		if err != nil || p != (auth.Principal{Tenant: auth.DefaultTenant, Method: auth.MethodOAuth, Subject: clientID, Name: clientID}) {
 			t.Fatalf("principal %+v, %v", p, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/store"
 )
 
 type principalKey struct{}
@@ -43,7 +44,11 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeAPIError(w, s.authError(r.Context(), err))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		ctx := context.WithValue(r.Context(), principalKey{}, p)
+		// Every write of the request (Bulk's included) is a push by the
+		// authenticated principal; the store refuses writes without an origin.
+		ctx = store.WithOrigin(ctx, store.Origin{Source: store.SourcePush, Actor: p.Name})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -1,7 +1,6 @@
 package scim_test
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // BenchmarkGetGroup100Members is GET /Groups/{id} of a group with 100
@@ -58,7 +58,7 @@ func BenchmarkGetGroup100Members(b *testing.B) {
 // the WAL checkpointed into the database file.
 func groupReadStore(b *testing.B, users, groups, perGroup int) (http.Handler, []string) {
 	b.Helper()
-	ctx := context.Background()
+	ctx := storetest.Background()
 	path := filepath.Join(b.TempDir(), "scim.db")
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {

@@ -1,7 +1,6 @@
 package scim_test
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // BenchmarkPatch1000Ops is one PATCH of 1,000 operations (the default
@@ -51,7 +51,7 @@ func BenchmarkPatch1000Ops(b *testing.B) {
 func benchPatchWithPosts(b *testing.B, body string) {
 	h := newHarness(b)
 	hd := h.srv.Config.Handler
-	ctx := context.Background()
+	ctx := storetest.Background()
 	var stop, patching atomic.Bool
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -121,7 +121,7 @@ func benchPatchWithPosts(b *testing.B, body string) {
 //	go test -run '^$' -bench PatchRemove10kMembers -benchtime 3x ./scim/
 func BenchmarkPatchRemove10kMembers(b *testing.B) {
 	h := newHarness(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	members := make([]store.Member, 10000)
 	ids := make([]any, len(members))
 	for i := range members {

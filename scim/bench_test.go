@@ -1,7 +1,6 @@
 package scim_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,13 +12,14 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // BenchmarkPatchAdd10kMembers measures one PATCH request that adds 10,000
 // members to one group, through the whole HTTP stack (target: < 0.5 s).
 func BenchmarkPatchAdd10kMembers(b *testing.B) {
 	h := newHarness(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	ids := make([]any, 10000)
 	for i := range ids {
 		u, err := h.st.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "default", Kind: store.User},
@@ -50,7 +50,7 @@ func BenchmarkPatchAdd10kMembers(b *testing.B) {
 // benchHandler returns the real handler on a fresh SQLite store with n users.
 func benchHandler(b *testing.B, n int) (http.Handler, []string) {
 	h := newHarness(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	ids := make([]string, n)
 	for i := range ids {
 		u, err := h.st.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "default", Kind: store.User},

@@ -2,7 +2,6 @@ package scim_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // A trailing slash on a collection or resource path is served as without,
@@ -284,7 +284,7 @@ func TestStringLengthLimits(t *testing.T) {
 func TestStoredOverLongValueKept(t *testing.T) {
 	h := newHarness(t)
 	longName := strings.Repeat("n", 300)
-	res, err := h.st.Create(context.Background(), store.Resource{
+	res, err := h.st.Create(storetest.Background(), store.Resource{
 		Ref:   store.Ref{Tenant: scim.DefaultTenant, Kind: store.User},
 		Attrs: map[string]any{"schemas": []any{schemas.UserURN}, "userName": longName},
 	}, nil)

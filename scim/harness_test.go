@@ -2,7 +2,6 @@ package scim_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 const (
@@ -34,7 +34,7 @@ type harness struct {
 
 func newHarness(t testing.TB, mutate ...func(*scim.Options)) *harness {
 	t.Helper()
-	ctx := context.Background()
+	ctx := storetest.Background()
 	reg, err := schemas.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -189,6 +189,20 @@ type Change struct {
 	// leaves every group it belonged to without a separate entry per group.
 	Added   []string
 	Removed []string
+	// Provenance (see store/origin.go).
+	Origin  Origin       // who wrote it
+	Name    string       // userName (users) or displayName (groups) at the time of the write (before it, for a delete)
+	Changed []AttrChange // the attributes this write changed (create: all set; delete: none)
+}
+
+// AttrChange is one attribute a write changed. Old and New are filled in
+// only for the attributes an audit needs (AuditedAttrs); for the others the
+// path alone says that they changed, without copying their values into the
+// journal.
+type AttrChange struct {
+	Path string `json:"path"`          // top-level attribute name or extension URN:attr, as stored
+	Old  any    `json:"old,omitempty"` // only for audited attributes: active, userName,
+	New  any    `json:"new,omitempty"` //   emails, displayName, externalId
 }
 
 // StateEntry is a small key/value record with a version for compare-and-swap:

@@ -150,6 +150,14 @@ func scimTenants(cfg *config.Config) []auth.Tenant {
 	for _, name := range names {
 		t := auth.Tenant{Name: name, TokenHashes: cfg.TokenHashes(name)}
 		if tc := cfg.Tenant(name); tc != nil {
+			for _, tok := range tc.Tokens {
+				if tok.Name != "" {
+					if t.TokenNames == nil {
+						t.TokenNames = map[[32]byte]string{}
+					}
+					t.TokenNames[tok.Hash] = tok.Name
+				}
+			}
 			if tc.OAuth != nil {
 				t.TokenLifetime = tc.OAuth.TokenLifetime
 				for i := range tc.OAuth.Clients {

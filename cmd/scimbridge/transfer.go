@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -197,6 +198,7 @@ func (c *cli) importCmd(ctx context.Context, args []string) error {
 		TenantMap:    tenantMap,
 		SkipExisting: *skip,
 		StringLimits: stringLimits(cfg),
+		Actor:        osUser(),
 		Warnf:        func(format string, a ...any) { warnings = append(warnings, fmt.Sprintf(format, a...)) },
 		BeginTenant: func(target string) error {
 			if !cfg.HasTenant(target) {
@@ -295,4 +297,13 @@ func (c *cli) printWarnings(ws []string) {
 	for _, w := range ws {
 		fmt.Fprintf(c.stderr, "Warning: %s\n", w)
 	}
+}
+
+// osUser is the name of the user running the command ("" if unknown), the
+// Actor an import's journal entries name.
+func osUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
@@ -43,6 +46,10 @@ type ImportOptions struct {
 	// warning: the server keeps serving it, and refuses only requests that
 	// set a new value over the limit.
 	StringLimits schemas.StringLimits
+	// RunID identifies this import in the change journal (the RunID of
+	// the store.Origin its writes carry, with Source store.SourceImport);
+	// "" generates one (ImportResult.RunID). Actor, if set, is who ran it.
+	RunID, Actor string
 }
 
 // maxLimitWarnings caps the warnings about values over a limit; the rest are
@@ -56,6 +63,8 @@ type ImportResult struct {
 	// Created and Skipped (existing, with SkipExisting) per target tenant.
 	Created map[string]Counts
 	Skipped map[string]Counts
+	// RunID is the import's run id in the change journal.
+	RunID string
 }
 
 // LineError is an error about one line of the input; Line counts from 1.
@@ -81,12 +90,17 @@ func Import(ctx context.Context, st store.Store, r io.Reader, opt ImportOptions)
 	if opt.Warnf == nil {
 		opt.Warnf = func(string, ...any) {}
 	}
+	if opt.RunID == "" {
+		opt.RunID = newRunID(time.Now())
+	}
+	ctx = store.WithOrigin(ctx, store.Origin{Source: store.SourceImport, Actor: opt.Actor, RunID: opt.RunID})
 	im := &importer{
 		st: st, opt: opt, r: bufio.NewReaderSize(r, 256<<10),
 		res: ImportResult{
 			Read:    Summary{Counts: map[string]Counts{}},
 			Created: map[string]Counts{},
 			Skipped: map[string]Counts{},
+			RunID:   opt.RunID,
 		},
 	}
 	err := im.run(ctx)
@@ -584,4 +598,12 @@ func (im *importer) trailer(rec *record) error {
 		return im.errorf(im.line, "the trailer says %v in all, but %v were read: the file is incomplete or was edited", *rec.Counts, im.res.Read.Total)
 	}
 	return nil
+}
+
+// newRunID returns an import's run id: when it started, and random bits
+// that tell apart imports started in the same second.
+func newRunID(now time.Time) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "import-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }

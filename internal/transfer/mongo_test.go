@@ -2,7 +2,6 @@ package transfer_test
 
 import (
 	"bytes"
-	"context"
 	"slices"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/mongo"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestRoundTripMongo moves a tenant from SQLite to MongoDB (an in-process
@@ -21,7 +21,7 @@ func TestRoundTripMongo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("testing.Short: this test starts FerretDB")
 	}
-	ctx := context.Background()
+	ctx := storetest.Background()
 	reg, err := schemas.Load()
 	if err != nil {
 		t.Fatal(err)

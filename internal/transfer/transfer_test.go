@@ -19,6 +19,7 @@ import (
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 const enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -30,7 +31,7 @@ func openStore(t testing.TB) store.Store {
 		t.Fatal(err)
 	}
 	// Each store gets its own data directory.
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "scim.db"), sqlite.WithSchemas(reg))
+	s, err := sqlite.Open(storetest.Background(), filepath.Join(t.TempDir(), "scim.db"), sqlite.WithSchemas(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func create(t testing.TB, s store.Store, r store.Resource, members ...string) st
 	for i, m := range members {
 		ms[i] = store.Member{Value: m}
 	}
-	out, err := s.Create(context.Background(), r, ms)
+	out, err := s.Create(storetest.Background(), r, ms)
 	if err != nil {
 		t.Fatalf("create %s %q: %v", r.Kind, r.ID, err)
 	}
@@ -53,7 +54,7 @@ func create(t testing.TB, s store.Store, r store.Resource, members ...string) st
 
 func update(t testing.TB, s store.Store, ref store.Ref, fn func(r *store.Resource) store.MemberDelta) {
 	t.Helper()
-	if _, err := s.Update(context.Background(), ref, func(r *store.Resource) (store.MemberDelta, error) { return fn(r), nil }); err != nil {
+	if _, err := s.Update(storetest.Background(), ref, func(r *store.Resource) (store.MemberDelta, error) { return fn(r), nil }); err != nil {
 		t.Fatalf("update %q: %v", ref.ID, err)
 	}
 }
@@ -74,7 +75,7 @@ func grp(tenant, id, name string) store.Resource {
 // "default".
 func seed(t testing.TB, s store.Store, bigGroup int) string {
 	t.Helper()
-	ctx := context.Background()
+	ctx := storetest.Background()
 	create(t, s, user("default", "u-alice", "alice@example.com", map[string]any{
 		"displayName": "Alice", "active": true, "externalId": "ext-1",
 		"name":   map[string]any{"givenName": "Alice", "familyName": "Smith"},
@@ -135,7 +136,7 @@ func seed(t testing.TB, s store.Store, bigGroup int) string {
 func export(t testing.TB, s store.Store, tenants ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := transfer.Export(context.Background(), s, &buf, transfer.ExportOptions{Tenants: tenants, PageSize: 7, MemberChunk: 300}); err != nil {
+	if _, err := transfer.Export(storetest.Background(), s, &buf, transfer.ExportOptions{Tenants: tenants, PageSize: 7, MemberChunk: 300}); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -151,7 +152,7 @@ type snapshot struct {
 
 func snap(t testing.TB, s store.Store, tenant string) snapshot {
 	t.Helper()
-	ctx := context.Background()
+	ctx := storetest.Background()
 	sn := snapshot{Members: map[string][]string{}, State: map[string]string{}}
 	for _, k := range []store.Kind{store.User, store.Group} {
 		p, err := s.Query(ctx, tenant, k, store.Query{Count: 1 << 20})
@@ -229,7 +230,7 @@ func sameSnapshot(t *testing.T, tenant string, got, want snapshot) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	src := openStore(t)
 	// A big group of 5,000 members; 2,500 unless SCIMBRIDGE_TEST_FULL=1 (CI
 	// sets it), which still spans several export pages (500), members
@@ -348,7 +349,7 @@ func TestExportFormat(t *testing.T) {
 }
 
 func TestTenantMapAndCycle(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	src := openStore(t)
 	create(t, src, user("old", "u1", "u1@example.com", nil))
 	create(t, src, grp("old", "a", "A"), "u1")
@@ -417,7 +418,7 @@ func TestImportErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := transfer.Import(context.Background(), openStore(t), strings.NewReader(c.input), transfer.ImportOptions{})
+			_, err := transfer.Import(storetest.Background(), openStore(t), strings.NewReader(c.input), transfer.ImportOptions{})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
@@ -432,14 +433,14 @@ func TestImportErrors(t *testing.T) {
 		dst := openStore(t)
 		// An unrelated existing resource with the same id as the third user.
 		create(t, dst, user("default", "bulk-00000", "someone@example.com", nil))
-		_, err := transfer.Import(context.Background(), dst, strings.NewReader(good), transfer.ImportOptions{})
+		_, err := transfer.Import(storetest.Background(), dst, strings.NewReader(good), transfer.ImportOptions{})
 		line := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, `"id":"bulk-00000"`) }) + 1
 		want := fmt.Sprintf(`line %d: User "bulk-00000": a resource with this id already exists in tenant "default"`, line)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %v, want %q", err, want)
 		}
 		// With SkipExisting, the existing one is kept and the rest imported.
-		res, err := transfer.Import(context.Background(), dst, strings.NewReader(good), transfer.ImportOptions{SkipExisting: true})
+		res, err := transfer.Import(storetest.Background(), dst, strings.NewReader(good), transfer.ImportOptions{SkipExisting: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -447,7 +448,7 @@ func TestImportErrors(t *testing.T) {
 		if sk := res.Skipped["default"]; sk.Users != 3 || sk.Groups != 0 {
 			t.Errorf("skipped %v", sk)
 		}
-		r, err := dst.Get(context.Background(), store.Ref{Tenant: "default", Kind: store.User, ID: "bulk-00000"})
+		r, err := dst.Get(storetest.Background(), store.Ref{Tenant: "default", Kind: store.User, ID: "bulk-00000"})
 		if err != nil || r.Attrs["userName"] != "someone@example.com" {
 			t.Errorf("existing resource changed: %v %v", r.Attrs, err)
 		}
@@ -455,7 +456,7 @@ func TestImportErrors(t *testing.T) {
 	t.Run("userName conflict", func(t *testing.T) {
 		dst := openStore(t)
 		create(t, dst, user("default", "other-id", "alice@example.com", nil))
-		_, err := transfer.Import(context.Background(), dst, strings.NewReader(good), transfer.ImportOptions{SkipExisting: true})
+		_, err := transfer.Import(storetest.Background(), dst, strings.NewReader(good), transfer.ImportOptions{SkipExisting: true})
 		want := fmt.Sprintf(`line %d: User "u-alice": another resource of tenant "default" in the target store has the same userName`, firstUser+1)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %v, want %q", err, want)
@@ -463,8 +464,8 @@ func TestImportErrors(t *testing.T) {
 	})
 	t.Run("state conflict", func(t *testing.T) {
 		dst := openStore(t)
-		dst.PutState(context.Background(), "default", "cursor/graph", []byte("mine"), 0)
-		_, err := transfer.Import(context.Background(), dst, strings.NewReader(good), transfer.ImportOptions{})
+		dst.PutState(storetest.Background(), "default", "cursor/graph", []byte("mine"), 0)
+		_, err := transfer.Import(storetest.Background(), dst, strings.NewReader(good), transfer.ImportOptions{})
 		if err == nil || !strings.Contains(err.Error(), `state entry "cursor/graph" already exists`) {
 			t.Fatalf("error %v", err)
 		}
@@ -490,7 +491,7 @@ func (d *deletingStore) Query(ctx context.Context, tenant string, kind store.Kin
 func TestExportNoticesDeletion(t *testing.T) {
 	s := openStore(t)
 	seed(t, s, 20)
-	_, err := transfer.Export(context.Background(), &deletingStore{Store: s}, new(bytes.Buffer), transfer.ExportOptions{Tenants: []string{"default"}, PageSize: 5})
+	_, err := transfer.Export(storetest.Background(), &deletingStore{Store: s}, new(bytes.Buffer), transfer.ExportOptions{Tenants: []string{"default"}, PageSize: 5})
 	if !errors.Is(err, transfer.ErrStoreChanged) {
 		t.Fatalf("error %v, want ErrStoreChanged", err)
 	}
@@ -502,7 +503,7 @@ func TestExportWarnsAboutChanges(t *testing.T) {
 	reg, _ := schemas.Load()
 	var warnings []string
 	past := time.Now().Add(-time.Hour)
-	_, err := transfer.Export(context.Background(), s, new(bytes.Buffer), transfer.ExportOptions{
+	_, err := transfer.Export(storetest.Background(), s, new(bytes.Buffer), transfer.ExportOptions{
 		Tenants: []string{"default"}, Schemas: reg,
 		Now:   func() time.Time { return past }, // everything was modified "during" the export
 		Warnf: func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) },
@@ -514,7 +515,7 @@ func TestExportWarnsAboutChanges(t *testing.T) {
 		t.Fatalf("warnings %q", warnings)
 	}
 	warnings = nil
-	if _, err := transfer.Export(context.Background(), s, new(bytes.Buffer), transfer.ExportOptions{
+	if _, err := transfer.Export(storetest.Background(), s, new(bytes.Buffer), transfer.ExportOptions{
 		Tenants: []string{"default"}, Schemas: reg,
 		Warnf: func(f string, a ...any) { warnings = append(warnings, fmt.Sprintf(f, a...)) },
 	}); err != nil || len(warnings) != 0 {
@@ -525,7 +526,7 @@ func TestExportWarnsAboutChanges(t *testing.T) {
 // Values over the server's length limits are imported unchanged, with a
 // warning naming the resource and attribute.
 func TestImportKeepsValuesOverLimitsAndWarns(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	src := openStore(t)
 	longName := strings.Repeat("u", 300)
 	longDept := strings.Repeat("d", 5000)

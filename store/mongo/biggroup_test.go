@@ -1,7 +1,6 @@
 package mongo
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/testmongo"
 	"github.com/scimbridge/scimbridge/internal/testscale"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestGroup200kMembers gives one group 200,000 members with Entra-shaped
@@ -36,7 +36,7 @@ func TestGroup200kMembers(t *testing.T) {
 	// 6,000 unless SCIMBRIDGE_TEST_FULL=1 (CI sets it): still more than
 	// one 5,000-document chunk of inserts and deletes.
 	n = testscale.Size(min(n, 6_000), n)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	uri, db := testmongo.DB(t)
 	s, err := Open(ctx, uri, db)
 	if err != nil {

@@ -1,7 +1,6 @@
 package mongo
 
 import (
-	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -12,13 +11,14 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/testmongo"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestSweepClaims checks that claims older than claimTTL are removed and
 // younger ones kept, as the TTL index does where the server has one
 // (FerretDB has none, so there the recoverer sweeps).
 func TestSweepClaims(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	uri, db := testmongo.DB(t)
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())

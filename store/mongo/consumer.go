@@ -275,7 +275,11 @@ func (s *Store) History(ctx context.Context, ref store.Ref, beforeSeq int64, lim
 	}
 	out := make([]store.Change, 0, len(es))
 	for _, e := range es {
-		out = append(out, e.change())
+		c, err := e.change()
+		if err != nil {
+			return nil, fmt.Errorf("mongo history: %w", err)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }

@@ -51,6 +51,33 @@ type pending struct {
 	At  int64       `bson:"at"` // unix ns
 	Add []memberRef `bson:"add,omitempty"`
 	Rm  []string    `bson:"rm,omitempty"`
+	// The provenance travels in the outbox, so that a takeover journals
+	// the write with the origin of the writer that committed it.
+	Prov prov `bson:",inline"`
+}
+
+// prov is the provenance of a write (see store.Change), as the outbox and
+// the journal document store it. Changed is JSON text: its old and new
+// values are canonical SCIM JSON, which BSON would not give back as such.
+type prov struct {
+	Src  string `bson:"src,omitempty"`  // store.Source
+	By   string `bson:"by,omitempty"`   // Origin.Actor
+	Run  string `bson:"run,omitempty"`  // Origin.RunID
+	Name string `bson:"name,omitempty"` // userName or displayName at the time
+	Ch   string `bson:"ch,omitempty"`   // JSON array of store.AttrChange
+}
+
+// newProv encodes the provenance of a write.
+func newProv(o store.Origin, name string, changed []store.AttrChange) (prov, error) {
+	p := prov{Src: string(o.Source), By: o.Actor, Run: o.RunID, Name: name}
+	if len(changed) > 0 {
+		b, err := json.Marshal(changed)
+		if err != nil {
+			return prov{}, fmt.Errorf("encode changed attributes: %w", err)
+		}
+		p.Ch = string(b)
+	}
+	return p, nil
 }
 
 func (h *head) resource() (store.Resource, error) {

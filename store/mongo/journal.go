@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -26,6 +27,25 @@ type entry struct {
 	Add []string `bson:"add,omitempty"`
 	Rm  []string `bson:"rm,omitempty"`
 	CK  string   `bson:"ck"` // (resource, incarnation, version): unique
+	// Provenance (absent in entries written before it existed).
+	Prov prov `bson:",inline"`
+}
+
+// change decodes a journal document. Every reader of the journal decodes
+// its entries here.
+func (e *entry) change() (store.Change, error) {
+	c := store.Change{
+		Seq: e.S, Tenant: e.T, Kind: store.Kind(e.K), ID: e.ID, Op: store.ChangeOp(e.Op),
+		Version: e.V, At: time.Unix(0, e.At).UTC(), Added: e.Add, Removed: e.Rm,
+		Origin: store.Origin{Source: store.Source(e.Prov.Src), Actor: e.Prov.By, RunID: e.Prov.Run},
+		Name:   e.Prov.Name,
+	}
+	if e.Prov.Ch != "" {
+		if err := json.Unmarshal([]byte(e.Prov.Ch), &c.Changed); err != nil {
+			return store.Change{}, fmt.Errorf("journal entry %d: %w", e.S, err)
+		}
+	}
+	return c, nil
 }
 
 func (s *Store) tenantSeq(tenant string) *tenantSeq {
@@ -44,7 +64,7 @@ func (s *Store) tenantSeq(tenant string) *tenantSeq {
 // documentation for why sequence numbers are gap-free.
 func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
 	p := h.Pend
-	e := entry{T: h.T, K: h.K, ID: h.ID, Op: p.Op, V: p.V, At: p.At, CK: ckey(h, p.V)}
+	e := entry{T: h.T, K: h.K, ID: h.ID, Op: p.Op, V: p.V, At: p.At, CK: ckey(h, p.V), Prov: p.Prov}
 	for _, m := range p.Add {
 		e.Add = append(e.Add, m.ID)
 	}
@@ -155,17 +175,13 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 			break // a gap: the entry at next is still being inserted
 		}
 		next++
-		out = append(out, e.change())
+		c, err := e.change()
+		if err != nil {
+			return nil, fmt.Errorf("mongo changes: %w", err)
+		}
+		out = append(out, c)
 	}
 	return out, nil
-}
-
-// change decodes a journal document, for Changes and History alike.
-func (e entry) change() store.Change {
-	return store.Change{
-		Seq: e.S, Tenant: e.T, Kind: store.Kind(e.K), ID: e.ID, Op: store.ChangeOp(e.Op),
-		Version: e.V, At: time.Unix(0, e.At).UTC(), Added: e.Add, Removed: e.Rm,
-	}
 }
 
 // maybeRecover runs recoverStale at most once per half lease.

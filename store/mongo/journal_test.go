@@ -16,6 +16,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/testmongo"
 	"github.com/scimbridge/scimbridge/internal/testscale"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 var errKilled = errors.New("killed by fault hook")
@@ -28,7 +29,7 @@ const lease = 100 * time.Millisecond
 // with its membership delta applied; a write killed before it is not
 // journaled and does not block later writes.
 func TestJournalFaultInjection(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	u := func(id string) store.Resource {
 		return store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.User, ID: id}, Attrs: map[string]any{"userName": id}}
 	}
@@ -201,7 +202,7 @@ func TestJournalConcurrentReader(t *testing.T) {
 		// takes a quarter of the writes.
 		writers, perWriter = 8, 25
 	}
-	ctx := context.Background()
+	ctx := storetest.Background()
 	uri, db := testmongo.DB(t)
 	var ss []*Store
 	for range 2 { // two replicas on one database
@@ -346,7 +347,7 @@ func TestJournalReplicaCatchesUp(t *testing.T) {
 	if raceDetector {
 		ahead = 50
 	}
-	ctx := context.Background()
+	ctx := storetest.Background()
 	uri, db := testmongo.DB(t)
 	var journalOps atomic.Int64
 	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
@@ -407,7 +408,7 @@ func TestJournalReplicaCatchesUp(t *testing.T) {
 func TestJournalLateTakeover(t *testing.T) {
 	for _, movesAt := range []string{"before", "members"} {
 		t.Run(movesAt, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := storetest.Background()
 			uri, db := testmongo.DB(t)
 			other, err := Open(ctx, uri, db, WithLease(lease), withoutRecoverer())
 			if err != nil {

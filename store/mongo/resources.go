@@ -21,6 +21,10 @@ import (
 // *store.ConflictError on a uniqueness violation, in which case nothing is
 // written.
 func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Member) (store.Resource, error) {
+	origin, err := store.RequireOrigin(ctx)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
+	}
 	now := s.now().UTC()
 	if err := store.PrepareCreate(&r, members, now); err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
@@ -31,6 +35,10 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 	doc, err := json.Marshal(r.Attrs)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: encode attributes: %w", err)
+	}
+	pv, err := newProv(origin, store.NameOf(r.Kind, r.Attrs), store.ChangedAttrs(nil, r.Attrs))
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
 	}
 	var add []memberRef
 	if len(members) > 0 {
@@ -52,7 +60,7 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 	h := &head{
 		Key: rkey(r.Tenant, r.ID), T: r.Tenant, ID: r.ID, K: string(r.Kind), V: r.Version, Inc: newInc(),
 		C: r.Created.UnixNano(), M: r.LastModified.UnixNano(), O: math.MaxInt64, Doc: string(doc),
-		PJ: true, Pend: &pending{Op: string(store.OpCreate), V: r.Version, At: now.UnixNano(), Add: add},
+		PJ: true, Pend: &pending{Op: string(store.OpCreate), V: r.Version, At: now.UnixNano(), Add: add, Prov: pv},
 	}
 	h.setShadows(r.Attrs, s.strict[r.Tenant])
 	for attempt := 0; ; attempt++ {
@@ -232,6 +240,10 @@ func (s *Store) headFilter(key string, v int64) bson.D {
 // Update applies fn with optimistic concurrency; see store.Store. It
 // returns store.ErrNotFound, a *store.ConflictError, or fn's error as is.
 func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) (store.Resource, error) {
+	origin, err := store.RequireOrigin(ctx)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
 		h, err := s.live(ctx, ref)
 		if err != nil {
@@ -274,6 +286,14 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		if !changed && len(add) == 0 && len(rm) == 0 {
 			return r, nil
 		}
+		var ch []store.AttrChange
+		if changed {
+			ch = store.ChangedAttrs(cur.Attrs, r.Attrs)
+		}
+		pv, err := newProv(origin, store.NameOf(ref.Kind, r.Attrs), ch)
+		if err != nil {
+			return store.Resource{}, fmt.Errorf("mongo update: %w", err)
+		}
 		ok, err := s.claim(ctx, h, h.V+1)
 		if err != nil {
 			return store.Resource{}, fmt.Errorf("mongo update: %w", err)
@@ -290,7 +310,7 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		now := s.now().UTC()
 		nh := *h
 		nh.V, nh.M, nh.Doc, nh.PJ = h.V+1, now.UnixNano(), string(doc), true
-		nh.Pend = &pending{Op: string(store.OpUpdate), V: nh.V, At: now.UnixNano(), Add: add, Rm: rm}
+		nh.Pend = &pending{Op: string(store.OpUpdate), V: nh.V, At: now.UnixNano(), Add: add, Rm: rm, Prov: pv}
 		nh.setShadows(r.Attrs, s.strict[r.Tenant])
 		res, err := s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &nh)
 		if err != nil {
@@ -458,6 +478,10 @@ func allDup(err error) bool {
 // Delete removes a resource and its memberships; see store.Store. It
 // returns store.ErrNotFound or store.ErrPrecondition.
 func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) error {
+	origin, err := store.RequireOrigin(ctx)
+	if err != nil {
+		return fmt.Errorf("mongo delete: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
 		h, err := s.live(ctx, ref)
 		if err != nil {
@@ -471,6 +495,15 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 		}
 		if ifVersion > 0 && h.V != ifVersion {
 			return fmt.Errorf("mongo delete: %w", store.ErrPrecondition)
+		}
+		// The name the journal keeps: after the delete it can't be looked up.
+		old, err := h.resource()
+		if err != nil {
+			return fmt.Errorf("mongo delete: %w", err)
+		}
+		pv, err := newProv(origin, store.NameOf(ref.Kind, old.Attrs), nil)
+		if err != nil {
+			return fmt.Errorf("mongo delete: %w", err)
 		}
 		ok, err := s.claim(ctx, h, h.V+1)
 		if err != nil {
@@ -488,7 +521,7 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 		now := s.now().UTC()
 		nh := *h
 		nh.V, nh.Del, nh.PJ = h.V+1, true, true
-		nh.Pend = &pending{Op: string(store.OpDelete), V: nh.V, At: now.UnixNano()}
+		nh.Pend = &pending{Op: string(store.OpDelete), V: nh.V, At: now.UnixNano(), Prov: pv}
 		nh.setShadows(nil, false) // frees userName, displayName and externalId at once
 		res, err := s.res.ReplaceOne(ctx, s.headFilter(h.Key, h.V), &nh)
 		if err != nil {

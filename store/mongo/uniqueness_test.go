@@ -1,7 +1,6 @@
 package mongo_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"github.com/scimbridge/scimbridge/internal/testmongo"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/mongo"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestStrictTwoReplicas races writers on two Stores (replicas) over one
@@ -18,7 +18,7 @@ import (
 // write has its journal entry.
 func TestStrictTwoReplicas(t *testing.T) {
 	const tenant, writers, rounds = "t", 6, 3
-	ctx := context.Background()
+	ctx := storetest.Background()
 	uri, db := testmongo.DB(t)
 	var ss []*mongo.Store
 	for range 2 {
@@ -102,7 +102,7 @@ func TestStrictTwoReplicas(t *testing.T) {
 // tenant's heads have them now): nothing needs rewriting, the data is kept
 // and the RFC 7643 rules apply at once.
 func TestOldKeysRelaxed(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	uri, db := testmongo.DB(t)
 	old, err := mongo.Open(ctx, uri, db, mongo.WithStrictUniqueness("default")) // writes heads as earlier versions did
 	if err != nil {

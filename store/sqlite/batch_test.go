@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 func openT(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	s, err := Open(storetest.Background(), filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func openT(t *testing.T) *Store {
 func hold(t *testing.T, s *Store) (release func()) {
 	t.Helper()
 	started, done := make(chan struct{}), make(chan struct{})
-	go s.write(context.Background(), func(context.Context, *sql.Tx) error {
+	go s.write(storetest.Background(), func(context.Context, *sql.Tx) error {
 		close(started)
 		<-done
 		return nil
@@ -96,7 +97,7 @@ func user(id, userName string) store.Resource {
 // entries only.
 func TestBatchFailureIsolation(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	const n, dups = 50, 10
 	errs := make([]error, n)
 	var fns []func()
@@ -159,7 +160,7 @@ func TestBatchFailureIsolation(t *testing.T) {
 // run fn outside it and are tested in update_test.go).
 func TestBatchMixed(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	for i := range 10 {
 		if _, err := s.Create(ctx, user(fmt.Sprintf("m%d", i), fmt.Sprintf("m%d", i)), nil); err != nil {
 			t.Fatal(err)
@@ -255,7 +256,7 @@ func TestBatchMixed(t *testing.T) {
 // writes of its batch.
 func TestBatchMembersRead(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	if _, err := s.Create(ctx, user("u1", "u1"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestBatchMembersRead(t *testing.T) {
 // batch fails alone; the others run again and land.
 func TestBatchBrokenTransaction(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	errs := make([]error, 3)
 	oneCommit(t, inOrder(t, s,
 		func() { _, errs[0] = s.Create(ctx, user("a", "a"), nil) },
@@ -332,7 +333,7 @@ func TestBatchBrokenTransaction(t *testing.T) {
 func TestBatchCancelledWhileQueued(t *testing.T) {
 	s := openT(t)
 	release := hold(t, s)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(storetest.Background())
 	errc := make(chan error)
 	go func() {
 		_, err := s.Create(ctx, user("a", "a"), nil)
@@ -344,17 +345,17 @@ func TestBatchCancelledWhileQueued(t *testing.T) {
 		t.Fatalf("Create: %v", err)
 	}
 	release()
-	if _, err := s.Create(context.Background(), user("b", "b"), nil); err != nil {
+	if _, err := s.Create(storetest.Background(), user("b", "b"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(context.Background(), store.Ref{Tenant: "t", Kind: store.User, ID: "a"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Get(storetest.Background(), store.Ref{Tenant: "t", Kind: store.User, ID: "a"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("withdrawn create: Get %v", err)
 	}
 }
 
 func lastSeq(t *testing.T, s *Store) int64 {
 	t.Helper()
-	cs, err := s.Changes(context.Background(), "t", 0, 0)
+	cs, err := s.Changes(storetest.Background(), "t", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

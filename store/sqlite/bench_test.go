@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -18,13 +17,15 @@ import (
 
 func BenchmarkCreate(b *testing.B) { storetest.BenchCreate(b, newStore(b)) }
 
+func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, newStore(b)) }
+
 func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 10000) }
 
 func BenchmarkHistory(b *testing.B) { storetest.BenchHistory(b, newStore(b), 10000) }
 
 func BenchmarkAddMembers10k(b *testing.B) {
 	s := newStore(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	const n = 10000
 	var ms []store.Member
 	for i := range n {
@@ -77,7 +78,7 @@ func runParallel(b *testing.B, body func(pb *testing.PB)) {
 
 func BenchmarkParallelCreate(b *testing.B) {
 	s := newStore(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	var next atomic.Int64
 	runParallel(b, func(pb *testing.PB) {
 		for pb.Next() {
@@ -91,7 +92,7 @@ func BenchmarkParallelCreate(b *testing.B) {
 
 func BenchmarkParallelUpdate(b *testing.B) {
 	s := newStore(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	const n = 1000
 	for i := range n {
 		if _, err := s.Create(ctx, storetest.BenchUser(i), nil); err != nil {
@@ -117,7 +118,7 @@ func BenchmarkParallelUpdate(b *testing.B) {
 // BenchmarkParallelGroupMembers adds one member per call to a few hot groups.
 func BenchmarkParallelGroupMembers(b *testing.B) {
 	s := newStore(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	const users, groups = 5000, 4
 	for i := range users {
 		if _, err := s.Create(ctx, storetest.BenchUser(i), nil); err != nil {
@@ -155,7 +156,7 @@ func BenchmarkParallelGroupMembers(b *testing.B) {
 func BenchmarkGroup200kMembers(b *testing.B) {
 	const n = 200000
 	s := newStore(b)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := 0; w < 8; w++ {

@@ -33,7 +33,7 @@ const (
 		l.holder, l.expires
 		FROM cursors AS c LEFT JOIN leases AS l ON l.tenant = c.tenant AND l.name = 'consumer/' || c.consumer
 		WHERE c.tenant = ? ORDER BY c.consumer`
-	qHistory = `SELECT ` + changeCols + ` FROM journal INDEXED BY journal_resource
+	qHistory = `SELECT ` + journalColumns + ` FROM journal INDEXED BY journal_resource
 		WHERE tenant = ? AND id = ? AND seq < ? AND kind = ? ORDER BY seq DESC LIMIT ?`
 )
 
@@ -174,7 +174,7 @@ func (s *Store) History(ctx context.Context, ref store.Ref, beforeSeq int64, lim
 	if err != nil {
 		return nil, fmt.Errorf("sqlite history: %w", mapErr(err))
 	}
-	out, err := scanChanges(rows, ref.Tenant)
+	out, err := scanJournal(rows, ref.Tenant)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite history: %w", err)
 	}

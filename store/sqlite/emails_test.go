@@ -1,18 +1,18 @@
 package sqlite
 
 import (
-	"context"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestEmailRows checks that the emails rows, deleted by their exact keys,
 // follow a user's addresses through updates and its deletion.
 func TestEmailRows(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,13 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestMemberPlans: reading a group's members is one range scan of members
@@ -82,12 +82,12 @@ func TestMigrateMemberDisplay(t *testing.T) {
 		}
 	}
 	db.Close()
-	s, err := Open(context.Background(), path)
+	s, err := Open(storetest.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ms, err := s.Members(context.Background(), store.Ref{Tenant: "t", Kind: store.Group, ID: "g"}, "", 0)
+	ms, err := s.Members(storetest.Background(), store.Ref{Tenant: "t", Kind: store.Group, ID: "g"}, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestMigrateMemberDisplay(t *testing.T) {
 // displayName shows.
 func TestMemberDisplayFollowsRenames(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	u, err := s.Create(ctx, user("u", "alice"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestMemberDisplayFollowsRenames(t *testing.T) {
 // back again, serves what the older one wrote.
 func TestMemberCopiesAfterDowngrade(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	if _, err := s.Create(ctx, user("u", "alice"), nil); err != nil {
 		t.Fatal(err)
 	}

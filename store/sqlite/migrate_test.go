@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/query"
 	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // oldDatabase builds a database as scimbridge left it before migration 2
@@ -53,7 +53,7 @@ func oldDatabase(t *testing.T) string {
 }
 
 func TestMigrateRelaxesUniqueness(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	path := oldDatabase(t)
 	s, err := sqlite.Open(ctx, path)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestMigrateRelaxesUniqueness(t *testing.T) {
 }
 
 func TestMigrateThenStrict(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	s, err := sqlite.Open(ctx, oldDatabase(t), sqlite.WithStrictUniqueness("default"))
 	if err != nil {
 		t.Fatalf("open old database with the default tenant strict: %v", err)

@@ -1,13 +1,13 @@
 package sqlite
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/query"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestQueryFailsWhenMembershipsFail checks that a filter on a user's groups
@@ -15,7 +15,7 @@ import (
 // matching as if they were empty (`not (groups.value eq "x")` would then
 // list every user).
 func TestQueryFailsWhenMembershipsFail(t *testing.T) {
-	ctx := context.Background()
+	ctx := storetest.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
 		t.Fatal(err)

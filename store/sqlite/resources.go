@@ -57,7 +57,8 @@ const (
 	// Without INDEXED BY the planner scans the tenant's members by primary key.
 	qDeleteMemberships = `DELETE FROM members INDEXED BY members_member WHERE tenant = ? AND member_id = ?`
 
-	qInsertJournal = `INSERT INTO journal (tenant, kind, id, op, version, at, added, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertJournal = `INSERT INTO journal (tenant, kind, id, op, version, at, added, removed,
+		source, actor, run_id, name, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 var writeQueries = []string{
@@ -71,6 +72,10 @@ var writeQueries = []string{
 // *store.ConflictError (errors.Is store.ErrConflict) on a uniqueness
 // violation, in which case nothing is written.
 func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Member) (store.Resource, error) {
+	origin, err := store.RequireOrigin(ctx)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
+	}
 	now := s.now().UTC()
 	if err := store.PrepareCreate(&r, members, now); err != nil {
 		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
@@ -80,6 +85,7 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 		return store.Resource{}, fmt.Errorf("sqlite create: encode attributes: %w", err)
 	}
 	sh := shadows(r.Kind, r.Attrs)
+	prov := provenance{origin: origin, name: store.NameOf(r.Kind, r.Attrs), changed: store.ChangedAttrs(nil, r.Attrs)}
 	ids := make([]string, len(members))
 	for i, m := range members {
 		ids[i] = m.Value
@@ -100,7 +106,7 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 				return err
 			}
 		}
-		return s.journal(ctx, tx, r.Ref, store.OpCreate, r.Version, now, added, nil)
+		return s.journal(ctx, tx, r.Ref, store.OpCreate, r.Version, now, added, nil, prov)
 	})
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
@@ -185,7 +191,11 @@ func (s *Store) memberRows(ctx context.Context, tx *sql.Tx, q, tenant, group str
 // Delete removes a resource and its memberships; see store.Store. It
 // returns store.ErrNotFound or store.ErrPrecondition.
 func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) error {
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	origin, err := store.RequireOrigin(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite delete: %w", err)
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := s.txStmt(ctx, tx, qGet)
 		if err != nil {
 			return err
@@ -205,12 +215,13 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 		if ifVersion > 0 && version != ifVersion {
 			return store.ErrPrecondition
 		}
+		// The doc names the user's rows of emails (see shadows) and the
+		// name the journal keeps: after the delete it can't be looked up.
+		var attrs map[string]any
+		if err := json.Unmarshal(doc, &attrs); err != nil {
+			return fmt.Errorf("decode %s: %w", ref.ID, err)
+		}
 		if ref.Kind == store.User {
-			// The doc names the user's rows of emails (see shadows).
-			var attrs map[string]any
-			if err := json.Unmarshal(doc, &attrs); err != nil {
-				return fmt.Errorf("decode %s: %w", ref.ID, err)
-			}
 			if err := s.deleteEmails(ctx, tx, ref, shadows(ref.Kind, attrs).emails); err != nil {
 				return err
 			}
@@ -220,7 +231,8 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 				return err
 			}
 		}
-		return s.journal(ctx, tx, ref, store.OpDelete, version+1, s.now().UTC(), nil, nil)
+		prov := provenance{origin: origin, name: store.NameOf(ref.Kind, attrs)}
+		return s.journal(ctx, tx, ref, store.OpDelete, version+1, s.now().UTC(), nil, nil, prov)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite delete: %w", err)
@@ -296,7 +308,15 @@ func (s *Store) execEmails(ctx context.Context, tx *sql.Tx, q string, ref store.
 	return nil
 }
 
-func (s *Store) journal(ctx context.Context, tx *sql.Tx, ref store.Ref, op store.ChangeOp, version int64, at time.Time, added, removed []string) error {
+// provenance is what a journal entry records about its write besides the
+// operation (see store.Change).
+type provenance struct {
+	origin  store.Origin
+	name    string
+	changed []store.AttrChange
+}
+
+func (s *Store) journal(ctx context.Context, tx *sql.Tx, ref store.Ref, op store.ChangeOp, version int64, at time.Time, added, removed []string, p provenance) error {
 	enc := func(ids []string) (any, error) {
 		if len(ids) == 0 {
 			return nil, nil
@@ -312,8 +332,25 @@ func (s *Store) journal(ctx context.Context, tx *sql.Tx, ref store.Ref, op store
 	if err != nil {
 		return err
 	}
-	_, err = s.txExec(ctx, tx, qInsertJournal, ref.Tenant, string(ref.Kind), ref.ID, string(op), version, at.UnixNano(), a, r)
+	var changed any
+	if len(p.changed) > 0 {
+		b, err := json.Marshal(p.changed)
+		if err != nil {
+			return err
+		}
+		changed = string(b)
+	}
+	_, err = s.txExec(ctx, tx, qInsertJournal, ref.Tenant, string(ref.Kind), ref.ID, string(op), version, at.UnixNano(), a, r,
+		string(p.origin.Source), nullStr(p.origin.Actor), nullStr(p.origin.RunID), nullStr(p.name), changed)
 	return err
+}
+
+// nullStr stores "" as NULL.
+func nullStr(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // scanResource scans a qGet row. It returns store.ErrNotFound if there is no

@@ -122,43 +122,47 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.rQuery(ctx, `SELECT `+changeCols+` FROM journal
+	rows, err := s.rQuery(ctx, `SELECT `+journalColumns+` FROM journal
 		WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite changes: %w", mapErr(err))
 	}
-	out, err := scanChanges(rows, tenant)
+	out, err := scanJournal(rows, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite changes: %w", err)
 	}
 	return out, nil
 }
 
-// changeCols are the journal columns scanChanges reads, in its order.
-const changeCols = `seq, kind, id, op, version, at, added, removed`
+// journalColumns are the journal columns scanJournal reads, in its order.
+const journalColumns = `seq, kind, id, op, version, at, added, removed, source, actor, run_id, name, changed`
 
-// scanChanges decodes journal rows (changeCols) of tenant, for Changes and
-// History alike, and closes rows.
-func scanChanges(rows *sql.Rows, tenant string) ([]store.Change, error) {
+// scanJournal reads the journal entries of one tenant that a query selecting
+// journalColumns returns, and closes rows. Every reader of the journal
+// decodes its entries here.
+func scanJournal(rows *sql.Rows, tenant string) ([]store.Change, error) {
 	defer rows.Close()
 	out := []store.Change{}
 	for rows.Next() {
 		c := store.Change{Tenant: tenant}
 		var kind, op string
 		var at int64
-		var added, removed sql.NullString
-		if err := rows.Scan(&c.Seq, &kind, &c.ID, &op, &c.Version, &at, &added, &removed); err != nil {
+		var added, removed, source, actor, runID, name, changed sql.NullString
+		if err := rows.Scan(&c.Seq, &kind, &c.ID, &op, &c.Version, &at, &added, &removed,
+			&source, &actor, &runID, &name, &changed); err != nil {
 			return nil, err
 		}
 		c.Kind, c.Op, c.At = store.Kind(kind), store.ChangeOp(op), fromNanos(at)
-		if added.Valid {
-			if err := json.Unmarshal([]byte(added.String), &c.Added); err != nil {
-				return nil, err
-			}
-		}
-		if removed.Valid {
-			if err := json.Unmarshal([]byte(removed.String), &c.Removed); err != nil {
-				return nil, err
+		c.Origin = store.Origin{Source: store.Source(source.String), Actor: actor.String, RunID: runID.String}
+		c.Name = name.String
+		for _, f := range []struct {
+			col sql.NullString
+			dst any
+		}{{added, &c.Added}, {removed, &c.Removed}, {changed, &c.Changed}} {
+			if f.col.Valid {
+				if err := json.Unmarshal([]byte(f.col.String), f.dst); err != nil {
+					return nil, fmt.Errorf("journal entry %d: %w", c.Seq, err)
+				}
 			}
 		}
 		out = append(out, c)

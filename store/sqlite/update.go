@@ -55,6 +55,10 @@ var updateQueries = []string{qVersion, qUpdateDocIf, qUpdateResourceIf}
 // AcquireLease), which would wait for the writer forever. Read methods are
 // fine everywhere (for Members inside the writer, see runTx).
 func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) (store.Resource, error) {
+	origin, err := store.RequireOrigin(ctx)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite update: %w", err)
+	}
 	for attempt := 0; attempt < maxOptimistic; attempt++ {
 		row, err := s.rQueryRow(ctx, qGet, ref.Tenant, ref.ID)
 		if err != nil {
@@ -64,7 +68,7 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		if err != nil {
 			return store.Resource{}, fmt.Errorf("sqlite update: %w", err)
 		}
-		u, err := prepareUpdate(ref, cur, doc, fn)
+		u, err := prepareUpdate(ref, cur, doc, fn, origin)
 		if err != nil {
 			return store.Resource{}, err
 		}
@@ -91,9 +95,13 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 // updateInWriter is the last attempt of Update: read, fn and write all in
 // the writer's transaction.
 func (s *Store) updateInWriter(ctx context.Context, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) (store.Resource, error) {
+	origin, err := store.RequireOrigin(ctx)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite update: %w", err)
+	}
 	var out store.Resource
 	var fnErr error
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out, fnErr = store.Resource{}, nil // the writer may run this again
 		st, err := s.txStmt(ctx, tx, qGet)
 		if err != nil {
@@ -103,7 +111,7 @@ func (s *Store) updateInWriter(ctx context.Context, ref store.Ref, fn func(r *st
 		if err != nil {
 			return err
 		}
-		u, err := prepareUpdate(ref, cur, doc, fn)
+		u, err := prepareUpdate(ref, cur, doc, fn, origin)
 		if err != nil {
 			fnErr = err
 			return err
@@ -151,6 +159,10 @@ type update struct {
 	newDoc  []byte
 	changed bool   // newDoc differs from the stored doc
 	oldSh   shadow // the shadows of the stored row
+	// For the journal: the write's origin (the writer's transaction runs
+	// on the writer's context, not the caller's) and what fn changed.
+	origin       store.Origin
+	changedAttrs []store.AttrChange
 }
 
 // noop reports whether the update writes nothing.
@@ -158,7 +170,7 @@ func (u *update) noop() bool { return !u.changed && u.delta.Empty() }
 
 // prepareUpdate calls fn on cur (freshly decoded, so fn's copy is private)
 // and encodes the result. fn's error is returned as is.
-func prepareUpdate(ref store.Ref, cur store.Resource, doc []byte, fn func(r *store.Resource) (store.MemberDelta, error)) (*update, error) {
+func prepareUpdate(ref store.Ref, cur store.Resource, doc []byte, fn func(r *store.Resource) (store.MemberDelta, error), origin store.Origin) (*update, error) {
 	oldSh := shadows(ref.Kind, cur.Attrs) // taken before fn changes the map
 	r := cur
 	delta, err := fn(&r)
@@ -176,7 +188,16 @@ func prepareUpdate(ref store.Ref, cur store.Resource, doc []byte, fn func(r *sto
 	if err != nil {
 		return nil, fmt.Errorf("sqlite update: encode attributes: %w", err)
 	}
-	return &update{r: r, delta: delta, newDoc: newDoc, changed: !bytes.Equal(newDoc, doc), oldSh: oldSh}, nil
+	u := &update{r: r, delta: delta, newDoc: newDoc, changed: !bytes.Equal(newDoc, doc), oldSh: oldSh, origin: origin}
+	if u.changed {
+		// fn changed cur.Attrs in place: the stored doc has the old values.
+		var old map[string]any
+		if err := json.Unmarshal(doc, &old); err != nil {
+			return nil, fmt.Errorf("sqlite update: decode %s: %w", ref.ID, err)
+		}
+		u.changedAttrs = store.ChangedAttrs(old, r.Attrs)
+	}
+	return u, nil
 }
 
 // writeUpdate writes u in tx, on the row u was computed from, and returns
@@ -243,7 +264,8 @@ func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *update, check bo
 	} else if _, err := s.txExec(ctx, tx, qTouchResource, r.Version, now.UnixNano(), ref.Tenant, ref.ID); err != nil {
 		return store.Resource{}, err
 	}
-	if err := s.journal(ctx, tx, ref, store.OpUpdate, r.Version, now, added, removed); err != nil {
+	prov := provenance{origin: u.origin, name: store.NameOf(ref.Kind, r.Attrs), changed: u.changedAttrs}
+	if err := s.journal(ctx, tx, ref, store.OpUpdate, r.Version, now, added, removed, prov); err != nil {
 		return store.Resource{}, err
 	}
 	return r, nil

@@ -1,18 +1,18 @@
 package sqlite
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 // TestUpdateFallsBackToWriter: after maxOptimistic lost races, Update runs
 // fn inside the writer, where it cannot lose, and every write lands once.
 func TestUpdateFallsBackToWriter(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	u, err := s.Create(ctx, user("u", "u"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestUpdateFallsBackToWriter(t *testing.T) {
 // write.
 func TestUpdateNoopSkipsWriter(t *testing.T) {
 	s := openT(t)
-	ctx := context.Background()
+	ctx := storetest.Background()
 	u, err := s.Create(ctx, user("u", "u"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -31,7 +30,7 @@ func BenchUser(i int) store.Resource {
 // BenchCreate measures creating users one at a time, the same way on every
 // backend.
 func BenchCreate(b *testing.B, s store.Store) {
-	ctx := context.Background()
+	ctx := Background()
 	i := 0
 	for b.Loop() {
 		if _, err := s.Create(ctx, BenchUser(i), nil); err != nil {
@@ -44,7 +43,7 @@ func BenchCreate(b *testing.B, s store.Store) {
 // BenchGetByUserName measures Entra's lookup, a case-insensitive
 // `userName eq` filter with a new value each time, over n users, in parallel.
 func BenchGetByUserName(b *testing.B, s store.Store, n int) {
-	ctx := context.Background()
+	ctx := Background()
 	for i := range n {
 		if _, err := s.Create(ctx, BenchUser(i), nil); err != nil {
 			b.Fatal(err)
@@ -71,4 +70,29 @@ func BenchGetByUserName(b *testing.B, s store.Store, n int) {
 			}
 		}
 	})
+}
+
+// BenchUpdate measures updating users one at a time: each update flips
+// active (an audited attribute, whose old and new values the journal keeps)
+// and sets title, on 1,000 users in turn.
+func BenchUpdate(b *testing.B, s store.Store) {
+	ctx := Background()
+	const n = 1000
+	for i := range n {
+		if _, err := s.Create(ctx, BenchUser(i), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		ref := BenchUser(i % n).Ref
+		if _, err := s.Update(ctx, ref, func(r *store.Resource) (store.MemberDelta, error) {
+			r.Attrs["active"] = r.Attrs["active"] != true
+			r.Attrs["title"] = fmt.Sprint(i)
+			return store.MemberDelta{}, nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }

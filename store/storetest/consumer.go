@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,27 +29,23 @@ func testConsumer(t *testing.T, s store.Store) {
 	}
 }
 
-// wctx is the context of this file's resource writes (the one place to
-// give them a provenance).
-func wctx(ctx context.Context) context.Context { return ctx }
-
 func jcreate(t *testing.T, s store.Store, r store.Resource, members ...string) {
 	t.Helper()
-	if _, err := s.Create(wctx(ctxT(t)), r, memberList(members...)); err != nil {
+	if _, err := s.Create(ctxT(t), r, memberList(members...)); err != nil {
 		t.Fatalf("Create %s %q: %v", r.Kind, r.ID, err)
 	}
 }
 
 func jupdate(t *testing.T, s store.Store, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) {
 	t.Helper()
-	if _, err := s.Update(wctx(ctxT(t)), ref, fn); err != nil {
+	if _, err := s.Update(ctxT(t), ref, fn); err != nil {
 		t.Fatalf("Update %v: %v", ref, err)
 	}
 }
 
 func jdelete(t *testing.T, s store.Store, ref store.Ref) {
 	t.Helper()
-	if err := s.Delete(wctx(ctxT(t)), ref, 0); err != nil {
+	if err := s.Delete(ctxT(t), ref, 0); err != nil {
 		t.Fatalf("Delete %v: %v", ref, err)
 	}
 }
@@ -427,6 +422,9 @@ func testHistory(t *testing.T, s store.Store) {
 		}
 	}
 	check("user", u, 7)
+	if h := history(u, 0, 1); h[0].Origin != TestOrigin || h[0].Name != "u" {
+		t.Fatalf("History's newest entry %+v lacks the write's provenance", h[0])
+	}
 	check("group", g, 2)
 	if h := history(g, 0, 1); len(h) != 1 || !slices.Equal(h[0].Added, []string{"v"}) || !slices.Equal(h[0].Removed, []string{"u"}) {
 		t.Fatalf("group's newest entry %+v, want v added and u removed", h)
@@ -453,7 +451,7 @@ func testHistory(t *testing.T, s store.Store) {
 // and updated once. Its cost should not grow with n where History has an
 // index it can use.
 func BenchHistory(b *testing.B, s store.Store, n int) {
-	ctx := wctx(context.Background())
+	ctx := Background()
 	for i := range n {
 		u := BenchUser(i)
 		if _, err := s.Create(ctx, u, nil); err != nil {

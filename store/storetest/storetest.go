@@ -106,6 +106,7 @@ func tests() []testCase {
 		{"QueryEveryAttribute", testQueryEveryAttribute},
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
+		{"Provenance", testProvenance},
 	}
 }
 
@@ -118,7 +119,7 @@ const (
 
 func ctxT(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
+	ctx, cancel := context.WithTimeout(Background(), suiteTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
