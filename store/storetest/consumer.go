@@ -473,3 +473,62 @@ func BenchHistory(b *testing.B, s store.Store, n int) {
 		i++
 	}
 }
+
+// RunConsumerReplicaTest checks cursors across two handles a and b of one
+// database (two replicas): one lease holder at a time, and of two moves
+// from the same version exactly one wins.
+func RunConsumerReplicaTest(t *testing.T, a, b store.Store) {
+	ctx := ctxT(t)
+	const tn, name = "replicas", "target"
+	lease := store.ConsumerLease(name)
+	okA, err := a.AcquireLease(ctx, tn, lease, "replica-a", time.Minute)
+	if err != nil || !okA {
+		t.Fatalf("replica a: AcquireLease %v %v", okA, err)
+	}
+	if okB, err := b.AcquireLease(ctx, tn, lease, "replica-b", time.Minute); err != nil || okB {
+		t.Fatalf("replica b got replica a's lease: %v %v", okB, err)
+	}
+	c := advance(t, a, tn, name, "replica-a", 0, 1)
+	_, err = b.AdvanceCursor(ctx, tn, name, "replica-b", c.Version, 2)
+	wantErr(t, err, store.ErrLeaseLost, "replica b advancing without the lease")
+	sameCursor(t, "replica b reads replica a's cursor", getCursor(t, b, tn, name), c)
+
+	for round := range 6 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var got [2]store.Cursor
+		var errs [2]error
+		for i, s := range []store.Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[i], errs[i] = s.AdvanceCursor(ctx, tn, name, "replica-a", c.Version, int64(10*round+i))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		switch {
+		case errs[0] == nil && errs[1] == nil:
+			t.Fatalf("round %d: both replicas advanced from version %d", round, c.Version)
+		case errs[0] == nil:
+			wantErr(t, errs[1], store.ErrPrecondition, "the replica that lost the race")
+			c = got[0]
+		case errs[1] == nil:
+			wantErr(t, errs[0], store.ErrPrecondition, "the replica that lost the race")
+			c = got[1]
+		default:
+			t.Fatalf("round %d: neither replica advanced: %v; %v", round, errs[0], errs[1])
+		}
+		sameCursor(t, fmt.Sprintf("round %d, read by a", round), getCursor(t, a, tn, name), c)
+		sameCursor(t, fmt.Sprintf("round %d, read by b", round), getCursor(t, b, tn, name), c)
+	}
+	if err := b.DeleteCursor(ctx, tn, name); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.AdvanceCursor(ctx, tn, name, "replica-a", c.Version, 99)
+	wantErr(t, err, store.ErrLeaseLost, "replica a after replica b deleted the consumer")
+	if _, err := a.GetCursor(ctx, tn, name); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replica a reads a deleted cursor: %v", err)
+	}
+}
