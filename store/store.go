@@ -218,6 +218,10 @@ type StateEntry struct {
 // the writer's Origin on ctx (WithOrigin) and return ErrNoOrigin, writing
 // nothing, without one; their journal entries record it.
 type Store interface {
+	// Journal: durable consumer cursors and per-resource history
+	// (consumer.go).
+	Journal
+
 	// Create stores a new resource and its initial members (groups only).
 	// An empty r.ID gets a new random id. The version is 1 and Created =
 	// LastModified = now, except that a positive r.Version, a non-zero
