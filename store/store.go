@@ -216,6 +216,10 @@ type StateEntry struct {
 // Store is the storage every backend implements. All methods take ctx first
 // and are safe for concurrent use.
 type Store interface {
+	// Journal: durable consumer cursors and per-resource history
+	// (consumer.go).
+	Journal
+
 	// Create stores a new resource and its initial members (groups only).
 	// An empty r.ID gets a new random id. The version is 1 and Created =
 	// LastModified = now, except that a positive r.Version, a non-zero

@@ -14,3 +14,5 @@ func BenchmarkCreate(b *testing.B) { storetest.BenchCreate(b, newStore(b)) }
 func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, newStore(b)) }
 
 func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 1000) }
+
+func BenchmarkHistory(b *testing.B) { storetest.BenchHistory(b, newStore(b), 1000) }

@@ -22,14 +22,15 @@ import (
 // Store is the MongoDB store. It is safe for concurrent use, also by
 // several processes on one database.
 type Store struct {
-	client *mongo.Client
-	db     *mongo.Database
-	res    *mongo.Collection // resource heads
-	mem    *mongo.Collection // memberships
-	jnl    *mongo.Collection // change journal
-	claims *mongo.Collection // version claims
-	state  *mongo.Collection
-	leases *mongo.Collection
+	client  *mongo.Client
+	db      *mongo.Database
+	res     *mongo.Collection // resource heads
+	mem     *mongo.Collection // memberships
+	jnl     *mongo.Collection // change journal
+	claims  *mongo.Collection // version claims
+	state   *mongo.Collection
+	leases  *mongo.Collection
+	cursors *mongo.Collection // journal consumers' cursors (consumer.go)
 
 	reg    *schemas.Registry
 	now    func() time.Time
@@ -168,6 +169,7 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 	s.claims = s.db.Collection("claims")
 	s.state = s.db.Collection("state")
 	s.leases = s.db.Collection("leases")
+	s.cursors = s.db.Collection("cursors")
 	octx, cancel := context.WithTimeout(ctx, selection+5*time.Second)
 	defer cancel()
 	if err := client.Ping(octx, nil); err != nil {
@@ -328,6 +330,14 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.jnl, "jnl_change", k("ck"), true, 0},
 		{s.claims, "claims_ttl", k("exp"), false, int32(claimTTL / time.Second)},
 		{s.state, "state_key", k("t", "key"), true, 0},
+		// The cursors' newest versions (consumer.go).
+		{s.cursors, "cursors_version", k("t", "c", "n"), true, 0},
+	}
+	if !s.ferret {
+		// History (consumer.go). FerretDB v1 would maintain it on every
+		// journal insert but never use it (it answers only _id filters
+		// from an index): there History scans.
+		idx = append(idx, index{s.jnl, "jnl_resource", k("t", "id", "s"), false, 0})
 	}
 	for _, ix := range idx {
 		o := options.Index().SetName(ix.name)

@@ -21,6 +21,8 @@ func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, newStore(b)) }
 
 func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 10000) }
 
+func BenchmarkHistory(b *testing.B) { storetest.BenchHistory(b, newStore(b), 10000) }
+
 func BenchmarkAddMembers10k(b *testing.B) {
 	s := newStore(b)
 	ctx := storetest.Background()

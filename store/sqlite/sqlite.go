@@ -376,7 +376,7 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // runs at Open: once a transaction holds the only writer connection, a new
 // statement can only be prepared inside it.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	for _, q := range append(writeQueries, updateQueries...) {
+	for _, q := range append(append(writeQueries, updateQueries...), consumerQueries...) {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", q, err)

@@ -99,6 +99,7 @@ func tests() []testCase {
 		{"State", testState},
 		{"ListState", testListState},
 		{"Lease", testLease},
+		{"Consumer", testConsumer},
 		{"QueryFilters", testQueryFilters},
 		{"QuerySort", testQuerySort},
 		{"QueryPaging", testQueryPaging},
