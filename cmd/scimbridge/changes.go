@@ -328,12 +328,41 @@ func (p changePrinter) print(l changeLine) error {
 		paths := make([]string, len(l.Changed))
 		for i, a := range l.Changed {
 			paths[i] = a.Path
+			// An update's old and new values of the audited scalar
+			// attributes (active, userName, ...); lists (emails) and
+			// creations' values only in JSON, to keep the line short.
+			if o, n, ok := scalars(a); ok && l.Op == store.OpUpdate {
+				paths[i] += "(" + o + "->" + n + ")"
+			}
 		}
 		fmt.Fprintf(&b, "  changed=%s", strings.Join(paths, ","))
 	}
 	b.WriteByte('\n')
 	_, err := io.WriteString(p.w, b.String())
 	return err
+}
+
+// scalars formats an attribute change's old and new values for a text
+// line, if it has them and they are strings, booleans or numbers (an
+// absent value is "unset").
+func scalars(a store.AttrChange) (o, n string, ok bool) {
+	if a.Old == nil && a.New == nil {
+		return "", "", false
+	}
+	format := func(v any) (string, bool) {
+		switch v := v.(type) {
+		case nil:
+			return "unset", true
+		case string:
+			return quoteIfNeeded(v), true
+		case bool, float64, int64, int:
+			return fmt.Sprint(v), true
+		}
+		return "", false
+	}
+	o, ok1 := format(a.Old)
+	n, ok2 := format(a.New)
+	return o, n, ok1 && ok2
 }
 
 // quoteIfNeeded quotes s if it holds spaces, quotes or control characters,

@@ -230,7 +230,7 @@ func TestChangesAuditTrail(t *testing.T) {
 			t.Errorf("text line %d: %q", i, line)
 		}
 	}
-	if !strings.Contains(lines[1], "added="+aliceID) || !strings.Contains(lines[2], "changed=active") || !strings.Contains(lines[0], "actor=initial") {
+	if !strings.Contains(lines[1], "added="+aliceID) || !strings.Contains(lines[2], "changed=active(true->false)") || !strings.Contains(lines[0], "actor=initial") {
 		t.Errorf("text lines lack added, changed or actor:\n%s", text)
 	}
 
@@ -440,11 +440,12 @@ func TestChangesText(t *testing.T) {
 	var b bytes.Buffer
 	l := changeLine{Seq: 7, At: time.Date(2026, 12, 7, 7, 1, 2, 345e6, time.UTC), Op: store.OpUpdate, Kind: store.Group, ID: "g1",
 		Version: 3, Name: "Site Admins", Source: "pull:graph", Actor: "svc", RunID: "run 1",
-		Added: []string{"u1", "u2"}, Removed: []string{"u3"}, Changed: []store.AttrChange{{Path: "displayName"}}}
+		Added: []string{"u1", "u2"}, Removed: []string{"u3"},
+		Changed: []store.AttrChange{{Path: "description"}, {Path: "displayName", Old: "Admins", New: "Site Admins"}, {Path: "externalId", New: "x"}}}
 	if err := (changePrinter{w: &b}).print(l); err != nil {
 		t.Fatal(err)
 	}
-	want := `       7  2026-12-07T07:01:02.345Z  update  Group  g1  v3  "Site Admins"  source=pull:graph  actor=svc  run="run 1"  added=u1,u2  removed=u3  changed=displayName` + "\n"
+	want := `       7  2026-12-07T07:01:02.345Z  update  Group  g1  v3  "Site Admins"  source=pull:graph  actor=svc  run="run 1"  added=u1,u2  removed=u3  changed=description,displayName(Admins->"Site Admins"),externalId(unset->x)` + "\n"
 	if b.String() != want {
 		t.Errorf("text:\n%q\nwant\n%q", b.String(), want)
 	}
