@@ -29,6 +29,7 @@ type Journal interface {
 	// ErrLeaseLost) — a consumer that lost its lease never advances.
 	AdvanceCursor(ctx context.Context, tenant, consumer, holder string, ifVersion, seq int64) (Cursor, error)
 	// DeleteCursor removes a consumer (and its lease); absent is not an error.
+	// A cursor created again later starts again at Version 1.
 	DeleteCursor(ctx context.Context, tenant, consumer string) error
 	// Consumers lists the tenant's consumers by name with position and lag.
 	Consumers(ctx context.Context, tenant string) ([]ConsumerInfo, error)
@@ -59,7 +60,8 @@ type ConsumerInfo struct {
 	LeaseExpires time.Time
 }
 
-// ConsumerLease is the name of a consumer's lease for AcquireLease.
+// ConsumerLease is the name of a consumer's lease for AcquireLease
+// ("consumer/" + consumer).
 func ConsumerLease(consumer string) string { return "consumer/" + consumer }
 
 var (

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,27 +29,23 @@ func testConsumer(t *testing.T, s store.Store) {
 	}
 }
 
-// wctx is the context of this file's resource writes (the one place to
-// give them a provenance).
-func wctx(ctx context.Context) context.Context { return store.WithOrigin(ctx, TestOrigin) }
-
 func jcreate(t *testing.T, s store.Store, r store.Resource, members ...string) {
 	t.Helper()
-	if _, err := s.Create(wctx(ctxT(t)), r, memberList(members...)); err != nil {
+	if _, err := s.Create(ctxT(t), r, memberList(members...)); err != nil {
 		t.Fatalf("Create %s %q: %v", r.Kind, r.ID, err)
 	}
 }
 
 func jupdate(t *testing.T, s store.Store, ref store.Ref, fn func(r *store.Resource) (store.MemberDelta, error)) {
 	t.Helper()
-	if _, err := s.Update(wctx(ctxT(t)), ref, fn); err != nil {
+	if _, err := s.Update(ctxT(t), ref, fn); err != nil {
 		t.Fatalf("Update %v: %v", ref, err)
 	}
 }
 
 func jdelete(t *testing.T, s store.Store, ref store.Ref) {
 	t.Helper()
-	if err := s.Delete(wctx(ctxT(t)), ref, 0); err != nil {
+	if err := s.Delete(ctxT(t), ref, 0); err != nil {
 		t.Fatalf("Delete %v: %v", ref, err)
 	}
 }
@@ -427,6 +422,9 @@ func testHistory(t *testing.T, s store.Store) {
 		}
 	}
 	check("user", u, 7)
+	if h := history(u, 0, 1); h[0].Origin != TestOrigin || h[0].Name != "u" {
+		t.Fatalf("History's newest entry %+v lacks the write's provenance", h[0])
+	}
 	check("group", g, 2)
 	if h := history(g, 0, 1); len(h) != 1 || !slices.Equal(h[0].Added, []string{"v"}) || !slices.Equal(h[0].Removed, []string{"u"}) {
 		t.Fatalf("group's newest entry %+v, want v added and u removed", h)
@@ -453,7 +451,7 @@ func testHistory(t *testing.T, s store.Store) {
 // and updated once. Its cost should not grow with n where History has an
 // index it can use.
 func BenchHistory(b *testing.B, s store.Store, n int) {
-	ctx := wctx(context.Background())
+	ctx := Background()
 	for i := range n {
 		u := BenchUser(i)
 		if _, err := s.Create(ctx, u, nil); err != nil {
@@ -473,5 +471,64 @@ func BenchHistory(b *testing.B, s store.Store, n int) {
 			b.Fatalf("History: %d entries, %v", len(h), err)
 		}
 		i++
+	}
+}
+
+// RunConsumerReplicaTest checks cursors across two handles a and b of one
+// database (two replicas): one lease holder at a time, and of two moves
+// from the same version exactly one wins.
+func RunConsumerReplicaTest(t *testing.T, a, b store.Store) {
+	ctx := ctxT(t)
+	const tn, name = "replicas", "target"
+	lease := store.ConsumerLease(name)
+	okA, err := a.AcquireLease(ctx, tn, lease, "replica-a", time.Minute)
+	if err != nil || !okA {
+		t.Fatalf("replica a: AcquireLease %v %v", okA, err)
+	}
+	if okB, err := b.AcquireLease(ctx, tn, lease, "replica-b", time.Minute); err != nil || okB {
+		t.Fatalf("replica b got replica a's lease: %v %v", okB, err)
+	}
+	c := advance(t, a, tn, name, "replica-a", 0, 1)
+	_, err = b.AdvanceCursor(ctx, tn, name, "replica-b", c.Version, 2)
+	wantErr(t, err, store.ErrLeaseLost, "replica b advancing without the lease")
+	sameCursor(t, "replica b reads replica a's cursor", getCursor(t, b, tn, name), c)
+
+	for round := range 6 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var got [2]store.Cursor
+		var errs [2]error
+		for i, s := range []store.Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[i], errs[i] = s.AdvanceCursor(ctx, tn, name, "replica-a", c.Version, int64(10*round+i))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		switch {
+		case errs[0] == nil && errs[1] == nil:
+			t.Fatalf("round %d: both replicas advanced from version %d", round, c.Version)
+		case errs[0] == nil:
+			wantErr(t, errs[1], store.ErrPrecondition, "the replica that lost the race")
+			c = got[0]
+		case errs[1] == nil:
+			wantErr(t, errs[0], store.ErrPrecondition, "the replica that lost the race")
+			c = got[1]
+		default:
+			t.Fatalf("round %d: neither replica advanced: %v; %v", round, errs[0], errs[1])
+		}
+		sameCursor(t, fmt.Sprintf("round %d, read by a", round), getCursor(t, a, tn, name), c)
+		sameCursor(t, fmt.Sprintf("round %d, read by b", round), getCursor(t, b, tn, name), c)
+	}
+	if err := b.DeleteCursor(ctx, tn, name); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.AdvanceCursor(ctx, tn, name, "replica-a", c.Version, 99)
+	wantErr(t, err, store.ErrLeaseLost, "replica a after replica b deleted the consumer")
+	if _, err := a.GetCursor(ctx, tn, name); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replica a reads a deleted cursor: %v", err)
 	}
 }
