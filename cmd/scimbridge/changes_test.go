@@ -189,6 +189,9 @@ func TestChangesAuditTrail(t *testing.T) {
 	if u := all[2]; !reflect.DeepEqual(u.Changed, []store.AttrChange{{Path: "active", Old: true, New: false}}) {
 		t.Errorf("user update: changed %+v", u.Changed)
 	}
+	if all[3].RunID == "" || all[0].RunID != "" {
+		t.Errorf("run ids: import %q (actor %q), push %q", all[3].RunID, all[3].Actor, all[0].RunID)
+	}
 	if all[5].Version != all[2].Version+1 {
 		t.Errorf("delete version %d after update version %d", all[5].Version, all[2].Version)
 	}
@@ -253,6 +256,11 @@ func TestChangesAuditTrail(t *testing.T) {
 		t.Errorf("after the last delete: %v", entries(got))
 	}
 	s.stop(t)
+
+	// Without a server the same.
+	if got := changes("--id", aliceID); !reflect.DeepEqual(got, []changeLine{all[0], all[2], all[5]}) {
+		t.Errorf("--id alice without a server: %v", entries(got))
+	}
 }
 
 // TestChangesFollowID: --follow with --id and --since prints the
