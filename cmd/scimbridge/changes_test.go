@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -535,6 +536,78 @@ func TestChangesMongo(t *testing.T) {
 	}
 	if got := parseChanges(t, follow.String()); !reflect.DeepEqual(got, all) {
 		t.Errorf("--follow on MongoDB:\n%v\nwant\n%v", got, all)
+	}
+	s.stop(t)
+}
+
+// TestChangesBesideBusyServe: `changes` opened and closed again and again,
+// and one following, beside a server under concurrent SCIM writes on
+// SQLite: every write succeeds, and the follower prints each exactly once,
+// in order.
+func TestChangesBesideBusyServe(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, nil, "--data-dir", dir)
+	follow, stop := startFollow(t, nil, "--data-dir", dir, "--output", "json")
+	const writers, each = 4, 25
+	errs := make(chan error, writers*each)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					b, _ := json.Marshal(map[string]any{
+						"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": fmt.Sprintf("w%d-%d@example.com", w, i)})
+					req, _ := http.NewRequest("POST", s.base+"/Users", bytes.NewReader(b))
+					req.Header.Set("Authorization", "Bearer "+s.token)
+					req.Header.Set("Content-Type", "application/scim+json")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						errs <- err
+						continue
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusCreated {
+						errs <- fmt.Errorf("POST: %d", resp.StatusCode)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	for opened := 0; ; opened++ {
+		if _, _, err := runCmd(t, nil, "changes", "--data-dir", dir, "--since", "1h"); err != nil {
+			t.Errorf("changes beside the busy server: %v", err)
+		}
+		select {
+		case <-done:
+		default:
+			continue
+		}
+		t.Logf("changes opened the store %d times during the writes", opened+1)
+		break
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	waitLines(t, follow, writers*each)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := parseChanges(t, follow.String())
+	names := map[string]bool{}
+	for i, l := range got {
+		if i > 0 && l.Seq <= got[i-1].Seq {
+			t.Errorf("seq %d after %d", l.Seq, got[i-1].Seq)
+		}
+		names[l.Name] = true
+	}
+	if len(got) != writers*each || len(names) != writers*each {
+		t.Errorf("followed %d entries of %d names, want %d", len(got), len(names), writers*each)
 	}
 	s.stop(t)
 }
