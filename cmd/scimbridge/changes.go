@@ -101,40 +101,64 @@ func (c *cli) changes(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageErrorf("changes: --since %q: %v", *since, err)
 	}
+	if *source != "" && !slices.Contains(changeSources, *source) {
+		return usageErrorf("changes: --source must be one of %s, not %q", strings.Join(changeSources, ", "), *source)
+	}
 	_, st, err := c.openTenantStore(ctx, fs, &cf, *tenant)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	err = c.printChanges(ctx, st, *tenant, after, window, changesFilter{id: *id, source: *source}, *follow, *output == "json")
+	if *follow && ctx.Err() != nil {
+		return nil // interrupted: the normal end of --follow
+	}
+	if err != nil {
+		return fmt.Errorf("changes: %w", err)
+	}
+	return nil
+}
 
-	f := changesFilter{id: *id, source: *source}
+// changeSources are the values --source accepts: the sources of
+// store/origin.go, and "pull" for any pull.
+var changeSources = []string{
+	string(store.SourcePush), "pull", string(store.SourcePullGraph), string(store.SourcePullLDAP),
+	string(store.SourceImport), string(store.SourceAdmin),
+}
+
+// printChanges prints the tenant's journal entries after the sequence
+// number after (or written within window) that f selects, and with follow
+// goes on polling for new ones until ctx ends.
+func (c *cli) printChanges(ctx context.Context, st store.Store, tenant string, after int64, window time.Duration,
+	f changesFilter, follow, asJSON bool) error {
+	var err error
 	if window > 0 {
 		f.notBef = time.Now().Add(-window)
-		if after, err = seqBefore(ctx, st, *tenant, f.notBef); err != nil {
-			return fmt.Errorf("changes: %w", err)
+		if after, err = seqBefore(ctx, st, tenant, f.notBef); err != nil {
+			return err
 		}
 	}
-	p := changePrinter{w: c.stdout, json: *output == "json"}
-	if *id != "" {
+	p := changePrinter{w: c.stdout, json: asJSON}
+	if f.id != "" {
 		// One resource: its entries written so far come from the per-resource
 		// history instead of a scan of the whole journal, up to the journal's
 		// current end; --follow goes on from there.
-		end, err := lastSeq(ctx, st, *tenant)
+		end, err := lastSeq(ctx, st, tenant)
 		if err != nil {
-			return fmt.Errorf("changes: %w", err)
+			return err
 		}
-		hist, err := history(ctx, st, *tenant, *id, after, end, changesPage)
+		hist, err := history(ctx, st, tenant, f.id, after, end, changesPage)
 		if err != nil {
-			return fmt.Errorf("changes: %w", err)
+			return err
 		}
 		for _, ch := range hist {
 			if l := lineOf(ch); f.match(l) {
 				if err := p.print(l); err != nil {
-					return fmt.Errorf("changes: %w", err)
+					return err
 				}
 			}
 		}
-		if !*follow {
+		if !follow {
 			return nil
 		}
 		after = max(after, end)
@@ -144,30 +168,27 @@ func (c *cli) changes(ctx context.Context, args []string) error {
 		poll = defaultChangesPoll
 	}
 	for {
-		cs, err := st.Changes(ctx, *tenant, after, changesPage)
+		cs, err := st.Changes(ctx, tenant, after, changesPage)
 		if err != nil {
-			if *follow && ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("changes: %w", err)
+			return err
 		}
 		for _, ch := range cs {
 			after = ch.Seq
 			if l := lineOf(ch); f.match(l) {
 				if err := p.print(l); err != nil {
-					return fmt.Errorf("changes: %w", err)
+					return err
 				}
 			}
 		}
 		if len(cs) == changesPage {
 			continue
 		}
-		if !*follow {
+		if !follow {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil // interrupted: the normal end of --follow
+			return ctx.Err()
 		case <-time.After(poll):
 		}
 	}

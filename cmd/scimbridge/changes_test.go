@@ -476,6 +476,7 @@ func TestChangesUsage(t *testing.T) {
 		{"changes", "--since", "yesterday"},
 		{"changes", "extra"},
 		{"changes", "--bogus"},
+		{"changes", "--source", "pussh"},
 	} {
 		_, _, err := runCmd(t, nil, args...)
 		if code := exitCode(err, &bytes.Buffer{}); code != 2 {
