@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/scimbridge/scimbridge/internal/config"
 )
@@ -25,6 +26,7 @@ Usage:
   scimbridge token hash < SECRET
   scimbridge export [--config FILE] [--data-dir DIR] [--tenant T | --all-tenants] [--out FILE|-]
   scimbridge import [--config FILE] [--data-dir DIR] [--in FILE|-] [--tenant-map OLD=NEW] [--skip-existing]
+  scimbridge changes [--tenant T] [--since SEQ|DURATION] [--id ID] [--source S] [--follow] [--output text|json] [--config FILE] [--data-dir DIR]
   scimbridge healthcheck [--config FILE | --url URL]
   scimbridge version
   scimbridge help [COMMAND]
@@ -55,6 +57,8 @@ type cli struct {
 	stdin  io.Reader // nil: empty
 	stdout io.Writer
 	stderr io.Writer
+	// changesPoll is how often `changes --follow` polls (0: every second).
+	changesPoll time.Duration
 }
 
 func (c *cli) run(ctx context.Context, args []string) error {
@@ -72,6 +76,8 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		return c.export(ctx, rest)
 	case "import":
 		return c.importCmd(ctx, rest)
+	case "changes":
+		return c.changes(ctx, rest)
 	case "healthcheck":
 		return c.healthcheck(ctx, rest)
 	case "version":
