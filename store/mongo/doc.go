@@ -90,9 +90,11 @@
 // the journal must ignore an Added member it has seen deleted and not
 // created again; the storetest journal proof replays that way.
 //
-// KNOWN DEFECT: a membership record that such a group write inserts (step
-// 3) after u's delete removed u's records (its step 3) outlives u, as
-// nothing re-checks the member and records carry no incarnation. Members
+// KNOWN DEFECT: a membership record that a group write inserts (its step 3)
+// after u's delete removed u's records (the delete's step 3) outlives u,
+// whatever the journal order of the two entries: the group write checked
+// that u exists before its claim, nothing checks again, and records carry
+// no incarnation. Members
 // skips it while u is deleted, but a resource created again with u's id
 // inherits the membership (the storetest journal proof observed it at full
 // size on FerretDB and tolerates exactly that case until it is fixed).
