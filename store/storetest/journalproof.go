@@ -571,7 +571,7 @@ func checkProof(t *testing.T, s store.Store, l *proofLog, cursor int64, got []st
 	if t.Failed() {
 		t.FailNow()
 	}
-	checkReplayedMembers(t, s, all, kinds)
+	checkReplayedMembers(t, s, all)
 }
 
 // checkReplayedMembers replays the journal's membership changes, as a
@@ -584,7 +584,7 @@ func checkProof(t *testing.T, s store.Store, l *proofLog, cursor int64, got []st
 // (store/mongo/doc.go): a group write that added u, committed before u's
 // delete, can be journaled after it. u's delete removed it from the group
 // (or left a record that Members skips), so the add is stale by then.
-func checkReplayedMembers(t *testing.T, s store.Store, all []store.Change, kinds map[string]store.Kind) {
+func checkReplayedMembers(t *testing.T, s store.Store, all []store.Change) {
 	t.Helper()
 	members := map[string]map[string]bool{} // live groups
 	live := map[string]bool{}
