@@ -157,7 +157,8 @@ func (s *Store) seqTaken(ctx context.Context, tenant string, seq int64) (bool, e
 
 // Changes returns up to limit journal entries after afterSeq; see
 // store.Store. Only the contiguous run afterSeq+1, afterSeq+2, … is
-// returned, so an entry being inserted concurrently is never skipped.
+// returned, so an entry being inserted concurrently is never skipped (see
+// "Why a journal reader never skips an entry" in doc.go).
 func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limit int) ([]store.Change, error) {
 	s.maybeRecover(ctx)
 	o := options.Find().SetSort(bson.D{{Key: "t", Value: 1}, {Key: "s", Value: 1}})

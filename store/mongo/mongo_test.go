@@ -43,6 +43,21 @@ func TestConcurrency(t *testing.T) {
 	storetest.RunConcurrencyTests(t, func(t *testing.T) store.Store { return newStore(t) })
 }
 
+func TestReplicas(t *testing.T) {
+	storetest.RunReplicaTests(t, func(t *testing.T) (store.Store, store.Store) {
+		uri, db := testmongo.DB(t)
+		open := func() store.Store {
+			s, err := mongo.Open(context.Background(), uri, db, mongo.WithStrictUniqueness(storetest.StrictTenant))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		return open(), open()
+	})
+}
+
 func TestStrictOpen(t *testing.T) {
 	storetest.RunStrictOpenTests(t, func(t *testing.T) storetest.Opener {
 		uri, db := testmongo.DB(t)

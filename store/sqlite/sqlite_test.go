@@ -29,6 +29,21 @@ func TestConcurrency(t *testing.T) {
 	storetest.RunConcurrencyTests(t, func(t *testing.T) store.Store { return newStore(t) })
 }
 
+func TestReplicas(t *testing.T) {
+	storetest.RunReplicaTests(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "scim.db")
+		open := func() store.Store {
+			s, err := sqlite.Open(context.Background(), path, sqlite.WithStrictUniqueness(storetest.StrictTenant))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		return open(), open()
+	})
+}
+
 func TestStrictOpen(t *testing.T) {
 	storetest.RunStrictOpenTests(t, func(t *testing.T) storetest.Opener {
 		path := filepath.Join(t.TempDir(), "scim.db")

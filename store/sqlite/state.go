@@ -117,7 +117,8 @@ func (s *Store) checkExists(ctx context.Context, ref store.Ref) error {
 }
 
 // Changes returns up to limit journal entries after afterSeq (limit <= 0:
-// all).
+// all). It never skips an entry that commits later: see "Why a journal
+// reader never skips an entry" in writer.go.
 func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limit int) ([]store.Change, error) {
 	if limit <= 0 {
 		limit = -1

@@ -29,6 +29,37 @@ import (
 // order is still commit order. Requests are meant to be short: Update runs
 // its callback (a PATCH) before it queues anything (see update.go).
 
+// Why a journal reader never skips an entry.
+//
+// Changes promises that a reader that was given seq n never later finds an
+// entry with a seq <= n it was not given. Here that holds because seq order
+// is commit order:
+//
+//   - A journal row gets its seq (INTEGER PRIMARY KEY AUTOINCREMENT) when
+//     it is inserted, inside the transaction of the write it records, so the
+//     row and the write commit or roll back together.
+//   - Every write transaction is BEGIN IMMEDIATE: it takes the database
+//     file's write lock before its first statement and keeps it until COMMIT
+//     or ROLLBACK. SQLite lets one transaction at a time hold that lock, on
+//     a file, across connections, handles and processes (two replicas on one
+//     file wait for each other through the busy timeout). The transactions
+//     that insert journal rows are therefore totally ordered.
+//   - AUTOINCREMENT hands out a seq above every seq the table has held,
+//     through sqlite_sequence, which is updated in the same transaction. A
+//     seq taken by a transaction (or savepoint) that rolled back may be
+//     handed out again, but it was never visible. So each committed
+//     transaction's rows have seqs above those of every transaction that
+//     committed before it.
+//   - Changes is one SELECT ... WHERE seq > ? ORDER BY seq, on a read
+//     connection. In WAL mode a read sees one snapshot: exactly the
+//     transactions committed before it began, a prefix of the commit order.
+//
+// So if a read returns seq n, every row with a smaller seq committed before
+// n's transaction (or with it) and is in the same snapshot; a row that
+// commits after the read gets a seq above n. The storetest journal proof
+// (JournalProof, and TestReplicas for two handles on one file) checks it
+// under load.
+
 // maxBatch bounds the requests of one transaction, so that one commit never
 // grows the WAL without bound and the first request of a batch does not wait
 // behind an arbitrarily long tail.

@@ -22,6 +22,7 @@ func concurrencyTests() []testCase {
 		{"StrictParallelRenames", testStrictParallelRenames},
 		{"UpdateFnHoldsNoWrite", testUpdateFnHoldsNoWrite},
 		{"UpdateLostRace", testUpdateLostRace},
+		{"JournalProof", testJournalProof},
 	}
 }
 

@@ -22,9 +22,10 @@ import (
 )
 
 // suiteTimeout bounds one subtest (generous: the in-process FerretDB is slow on
-// a busy machine); on expiry every goroutine's stack is
+// a busy machine, and the journal proof at full size takes about 7 minutes
+// there); on expiry every goroutine's stack is
 // dumped and the test binary panics, so a deadlock names itself.
-const suiteTimeout = 8 * time.Minute
+const suiteTimeout = 15 * time.Minute
 
 type testCase struct {
 	name string
