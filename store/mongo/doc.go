@@ -50,11 +50,13 @@
 //
 // Sequence numbers are gap-free: a writer inserts seq s only when it knows
 // s-1 exists (it inserted or collided with it, or it found it taken), and
-// entries are never removed. Taken numbers are therefore the prefix 1…max,
+// entries are removed only by retention, oldest first and below a trim
+// floor recorded before the removal (trim.go). Taken numbers are therefore
+// the range floor+1…max (the prefix 1…max until a trim),
 // so a replica that collides with numbers other replicas took finds max+1
 // by a galloping search of _id lookups rather than one insert per number
 // (which let a replica fall behind a busy one for as long as that one kept
-// writing). Changes returns only the contiguous run afterSeq+1,
+// writing); the search starts at the floor. Changes returns only the contiguous run afterSeq+1,
 // afterSeq+2, … that it read, so an entry that commits late always gets a
 // sequence number larger than any a reader has already been given: a
 // reader never skips one.

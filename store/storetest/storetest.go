@@ -107,6 +107,7 @@ func tests() []testCase {
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
 		{"Provenance", testProvenance},
+		{"Trim", testTrim},
 	}
 }
 

@@ -1,0 +1,18 @@
+package mongo_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/internal/testmongo"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/mongo"
+	"github.com/scimbridge/scimbridge/store/storetest"
+)
+
+func TestRetentionReopen(t *testing.T) {
+	uri, db := testmongo.DB(t)
+	storetest.RunRetentionReopenTest(t, func(ctx context.Context, strict ...string) (store.Store, error) {
+		return mongo.Open(ctx, uri, db)
+	})
+}

@@ -1,0 +1,18 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
+)
+
+func TestRetentionReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scim.db")
+	storetest.RunRetentionReopenTest(t, func(ctx context.Context, strict ...string) (store.Store, error) {
+		return sqlite.Open(ctx, path)
+	})
+}
