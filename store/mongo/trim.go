@@ -39,14 +39,16 @@ import (
 // store.ErrCursorExpired, never a silent skip. (On SQLite a Trim is one
 // write transaction.)
 //
-// Cost: a batch reads the oldest entries above the floor by the index
-// jnl_seq (t, s) and stops at the first one too young or above a live
-// consumer, so trimming by age needs no index on the entry time. On
-// FerretDB v1, which answers only _id filters from an index, that read
-// and the delete by _id $in scan the journal collection per batch (230 ms
-// for a batch of 100 beside 1,000 entries, 1 s beside 4,000: see
-// BENCHMARKS.md; a backlog of N entries costs N/limit batches), and the floor read that every Changes call adds scans jfloors,
-// which holds one or two documents per tenant.
+// Cost: a batch reads the oldest entries above the floor and stops at the
+// first one too young or above a live consumer, so trimming by age needs no
+// index on the entry time. On MongoDB that is a range scan of jnl_seq
+// (t, s). FerretDB v1 answers only _id equality filters from an index, so
+// there trimHead reads the entries by _id one by one (a batch costs its
+// size, not the journal's), and the delete by _id $in, one statement,
+// scans the journal collection once per batch: cheaper there than a write
+// per entry. See BENCHMARKS.md for figures. The floor read that every
+// Changes call adds scans jfloors on FerretDB, which holds one or two
+// documents per tenant.
 
 // floorDoc is one trim floor of a tenant.
 type floorDoc struct {
@@ -84,10 +86,7 @@ func (s *Store) Trim(ctx context.Context, tenant string, before time.Time, limit
 	if err != nil {
 		return 0, fmt.Errorf("mongo trim: %w", err)
 	}
-	es, err := findAll[entry](ctx, s.jnl,
-		bson.D{{Key: "t", Value: tenant}, {Key: "s", Value: bson.D{{Key: "$gt", Value: floor}}}},
-		options.Find().SetSort(bson.D{{Key: "t", Value: 1}, {Key: "s", Value: 1}}).SetLimit(int64(limit)).
-			SetProjection(bson.D{{Key: "s", Value: 1}, {Key: "at", Value: 1}}))
+	es, err := s.trimHead(ctx, tenant, floor, limit)
 	if err != nil {
 		return 0, fmt.Errorf("mongo trim: %w", err)
 	}
@@ -110,6 +109,8 @@ func (s *Store) Trim(ctx context.Context, tenant string, before time.Time, limit
 	if _, err := s.floors.InsertOne(ctx, &fd); err != nil && !isDup(err) {
 		return 0, fmt.Errorf("mongo trim: %w", mapErr(err))
 	}
+	// One delete by _id $in: FerretDB scans the journal for it, which
+	// still costs less than a write per entry there (BENCHMARKS.md).
 	res, err := s.jnl.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongo trim: %w", mapErr(err))
@@ -117,4 +118,30 @@ func (s *Store) Trim(ctx context.Context, tenant string, before time.Time, limit
 	// Housekeeping: a failure leaves a document the next trim removes.
 	_, _ = s.floors.DeleteMany(ctx, bson.D{{Key: "t", Value: tenant}, {Key: "s", Value: bson.D{{Key: "$lt", Value: last}}}})
 	return int(res.DeletedCount), nil
+}
+
+// trimHead returns (seq and time of) at most limit of the tenant's oldest
+// entries above floor, in seq order, up to the first gap. MongoDB reads
+// them with one range scan of jnl_seq; FerretDB v1, which would scan the
+// whole journal collection for that, gets them by _id one by one.
+func (s *Store) trimHead(ctx context.Context, tenant string, floor int64, limit int) ([]entry, error) {
+	proj := bson.D{{Key: "s", Value: 1}, {Key: "at", Value: 1}}
+	if !s.ferret {
+		return findAll[entry](ctx, s.jnl,
+			bson.D{{Key: "t", Value: tenant}, {Key: "s", Value: bson.D{{Key: "$gt", Value: floor}}}},
+			options.Find().SetSort(bson.D{{Key: "t", Value: 1}, {Key: "s", Value: 1}}).SetLimit(int64(limit)).SetProjection(proj))
+	}
+	var out []entry
+	for seq := floor + 1; len(out) < limit; seq++ {
+		var e entry
+		err := s.jnl.FindOne(ctx, bson.D{{Key: "_id", Value: jkey(tenant, seq)}}, options.FindOne().SetProjection(proj)).Decode(&e)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
