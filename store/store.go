@@ -214,7 +214,9 @@ type StateEntry struct {
 }
 
 // Store is the storage every backend implements. All methods take ctx first
-// and are safe for concurrent use.
+// and are safe for concurrent use. The writes (Create, Update, Delete) need
+// the writer's Origin on ctx (WithOrigin) and return ErrNoOrigin, writing
+// nothing, without one; their journal entries record it.
 type Store interface {
 	// Journal: durable consumer cursors and per-resource history
 	// (consumer.go).

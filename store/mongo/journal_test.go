@@ -34,6 +34,10 @@ func TestJournalFaultInjection(t *testing.T) {
 		return store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.User, ID: id}, Attrs: map[string]any{"userName": id}}
 	}
 	gref := store.Ref{Tenant: "t", Kind: store.Group, ID: "g"}
+	// The killed writes carry an origin of their own: recovery, which
+	// runs with another, journals them with theirs (kept in the outbox).
+	killed := store.Origin{Source: store.SourcePush, Actor: "killed-writer"}
+	opCtx := store.WithOrigin(ctx, killed)
 	ops := []struct {
 		name string
 		do   func(s *Store) error
@@ -41,18 +45,18 @@ func TestJournalFaultInjection(t *testing.T) {
 		want store.Change
 	}{
 		{"create", func(s *Store) error {
-			_, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group, ID: "g2"},
+			_, err := s.Create(opCtx, store.Resource{Ref: store.Ref{Tenant: "t", Kind: store.Group, ID: "g2"},
 				Attrs: map[string]any{"displayName": "G2"}}, []store.Member{{Value: "u1"}})
 			return err
 		}, store.Change{Kind: store.Group, ID: "g2", Op: store.OpCreate, Version: 1, Added: []string{"u1"}}},
 		{"update", func(s *Store) error {
-			_, err := s.Update(ctx, gref, func(r *store.Resource) (store.MemberDelta, error) {
+			_, err := s.Update(opCtx, gref, func(r *store.Resource) (store.MemberDelta, error) {
 				r.Attrs["title"] = "x"
 				return store.MemberDelta{Add: []store.Member{{Value: "u2"}}, Remove: []string{"u1"}}, nil
 			})
 			return err
 		}, store.Change{Kind: store.Group, ID: "g", Op: store.OpUpdate, Version: 2, Added: []string{"u2"}, Removed: []string{"u1"}}},
-		{"delete", func(s *Store) error { return s.Delete(ctx, gref, 0) },
+		{"delete", func(s *Store) error { return s.Delete(opCtx, gref, 0) },
 			store.Change{Kind: store.Group, ID: "g", Op: store.OpDelete, Version: 2}},
 	}
 	// Both uniqueness modes: with strict uniqueness the group's name is a
@@ -134,6 +138,9 @@ func TestJournalFaultInjection(t *testing.T) {
 					if c.Kind != w.Kind || c.ID != w.ID || c.Op != w.Op || c.Version != w.Version ||
 						!slices.Equal(c.Added, w.Added) || !slices.Equal(c.Removed, w.Removed) {
 						t.Fatalf("entry %+v, want %+v", c, w)
+					}
+					if wantName := map[string]string{"create": "G2", "update": "G", "delete": "G"}[op.name]; c.Origin != killed || c.Name != wantName {
+						t.Fatalf("entry origin %+v named %q, want the killed writer's %+v named %q", c.Origin, c.Name, killed, wantName)
 					}
 					// The membership delta converged and nothing is left pending.
 					switch op.name {

@@ -36,7 +36,11 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: encode attributes: %w", err)
 	}
-	pv, err := newProv(origin, store.NameOf(r.Kind, r.Attrs), store.ChangedAttrs(nil, r.Attrs))
+	changed, err := store.ChangedAttrs(nil, doc)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
+	}
+	pv, err := newProv(origin, store.NameOf(r.Kind, r.Attrs), changed)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("mongo create: %w", err)
 	}
@@ -288,7 +292,9 @@ func (s *Store) Update(ctx context.Context, ref store.Ref, fn func(r *store.Reso
 		}
 		var ch []store.AttrChange
 		if changed {
-			ch = store.ChangedAttrs(cur.Attrs, r.Attrs)
+			if ch, err = store.ChangedAttrs([]byte(h.Doc), doc); err != nil {
+				return store.Resource{}, fmt.Errorf("mongo update %s: %w", ref.ID, err)
+			}
 		}
 		pv, err := newProv(origin, store.NameOf(ref.Kind, r.Attrs), ch)
 		if err != nil {

@@ -72,13 +72,19 @@ func TestMigrateRelaxesUniqueness(t *testing.T) {
 	if ms, err := s.Members(ctx, g1, "", 0); err != nil || len(ms) != 2 {
 		t.Fatalf("members after migration: %v %v", ms, err)
 	}
-	if cs, err := s.Changes(ctx, "default", 0, 0); err != nil || len(cs) != 1 {
-		t.Fatalf("journal after migration: %v %v", cs, err)
+	// An entry from before provenance (migration 5) reads without one.
+	if cs, err := s.Changes(ctx, "default", 0, 0); err != nil || len(cs) != 1 ||
+		cs[0].Origin != (store.Origin{}) || cs[0].Name != "" || cs[0].Changed != nil {
+		t.Fatalf("journal after migration: %+v %v", cs, err)
 	}
 	// The rules are RFC 7643's now.
 	if _, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "default", Kind: store.Group, ID: "g2"},
 		Attrs: map[string]any{"displayName": "ADMINS", "externalId": "gext"}}, nil); err != nil {
 		t.Fatalf("duplicate group displayName and externalId after migration: %v", err)
+	}
+	if cs, err := s.Changes(ctx, "default", 1, 0); err != nil || len(cs) != 1 ||
+		cs[0].Origin != storetest.TestOrigin || cs[0].Name != "ADMINS" || len(cs[0].Changed) != 2 {
+		t.Fatalf("journal entry of a write after migration: %+v %v", cs, err)
 	}
 	if _, err := s.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "default", Kind: store.User, ID: "u3"},
 		Attrs: map[string]any{"userName": "carol", "externalId": "ext-1"}}, nil); err != nil {

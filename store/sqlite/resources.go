@@ -85,7 +85,14 @@ func (s *Store) Create(ctx context.Context, r store.Resource, members []store.Me
 		return store.Resource{}, fmt.Errorf("sqlite create: encode attributes: %w", err)
 	}
 	sh := shadows(r.Kind, r.Attrs)
-	prov := provenance{origin: origin, name: store.NameOf(r.Kind, r.Attrs), changed: store.ChangedAttrs(nil, r.Attrs)}
+	changed, err := store.ChangedAttrs(nil, doc)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
+	}
+	prov, err := newProvenance(origin, store.NameOf(r.Kind, r.Attrs), changed)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite create: %w", err)
+	}
 	ids := make([]string, len(members))
 	for i, m := range members {
 		ids[i] = m.Value
@@ -231,7 +238,7 @@ func (s *Store) Delete(ctx context.Context, ref store.Ref, ifVersion int64) erro
 				return err
 			}
 		}
-		prov := provenance{origin: origin, name: store.NameOf(ref.Kind, attrs)}
+		prov, _ := newProvenance(origin, store.NameOf(ref.Kind, attrs), nil) // nothing to encode
 		return s.journal(ctx, tx, ref, store.OpDelete, version+1, s.now().UTC(), nil, nil, prov)
 	})
 	if err != nil {
@@ -309,11 +316,25 @@ func (s *Store) execEmails(ctx context.Context, tx *sql.Tx, q string, ref store.
 }
 
 // provenance is what a journal entry records about its write besides the
-// operation (see store.Change).
+// operation (see store.Change), ready for qInsertJournal.
 type provenance struct {
 	origin  store.Origin
 	name    string
-	changed []store.AttrChange
+	changed any // JSON text of the []store.AttrChange, or nil
+}
+
+// newProvenance encodes a write's provenance. Writes call it before they
+// queue for the writer, which then has nothing left to encode.
+func newProvenance(o store.Origin, name string, changed []store.AttrChange) (provenance, error) {
+	p := provenance{origin: o, name: name}
+	if len(changed) > 0 {
+		b, err := json.Marshal(changed)
+		if err != nil {
+			return provenance{}, fmt.Errorf("encode changed attributes: %w", err)
+		}
+		p.changed = string(b)
+	}
+	return p, nil
 }
 
 func (s *Store) journal(ctx context.Context, tx *sql.Tx, ref store.Ref, op store.ChangeOp, version int64, at time.Time, added, removed []string, p provenance) error {
@@ -332,16 +353,8 @@ func (s *Store) journal(ctx context.Context, tx *sql.Tx, ref store.Ref, op store
 	if err != nil {
 		return err
 	}
-	var changed any
-	if len(p.changed) > 0 {
-		b, err := json.Marshal(p.changed)
-		if err != nil {
-			return err
-		}
-		changed = string(b)
-	}
 	_, err = s.txExec(ctx, tx, qInsertJournal, ref.Tenant, string(ref.Kind), ref.ID, string(op), version, at.UnixNano(), a, r,
-		string(p.origin.Source), nullStr(p.origin.Actor), nullStr(p.origin.RunID), nullStr(p.name), changed)
+		string(p.origin.Source), nullStr(p.origin.Actor), nullStr(p.origin.RunID), nullStr(p.name), p.changed)
 	return err
 }
 

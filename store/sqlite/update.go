@@ -159,10 +159,10 @@ type update struct {
 	newDoc  []byte
 	changed bool   // newDoc differs from the stored doc
 	oldSh   shadow // the shadows of the stored row
-	// For the journal: the write's origin (the writer's transaction runs
-	// on the writer's context, not the caller's) and what fn changed.
-	origin       store.Origin
-	changedAttrs []store.AttrChange
+	// prov is the journal's provenance but the name: the write's origin
+	// (the writer's transaction runs on the writer's context, not the
+	// caller's) and what fn changed, encoded before the writer.
+	prov provenance
 }
 
 // noop reports whether the update writes nothing.
@@ -188,14 +188,17 @@ func prepareUpdate(ref store.Ref, cur store.Resource, doc []byte, fn func(r *sto
 	if err != nil {
 		return nil, fmt.Errorf("sqlite update: encode attributes: %w", err)
 	}
-	u := &update{r: r, delta: delta, newDoc: newDoc, changed: !bytes.Equal(newDoc, doc), oldSh: oldSh, origin: origin}
+	u := &update{r: r, delta: delta, newDoc: newDoc, changed: !bytes.Equal(newDoc, doc), oldSh: oldSh,
+		prov: provenance{origin: origin}}
 	if u.changed {
 		// fn changed cur.Attrs in place: the stored doc has the old values.
-		var old map[string]any
-		if err := json.Unmarshal(doc, &old); err != nil {
-			return nil, fmt.Errorf("sqlite update: decode %s: %w", ref.ID, err)
+		ch, err := store.ChangedAttrs(doc, newDoc)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite update %s: %w", ref.ID, err)
 		}
-		u.changedAttrs = store.ChangedAttrs(old, r.Attrs)
+		if u.prov, err = newProvenance(origin, "", ch); err != nil {
+			return nil, fmt.Errorf("sqlite update %s: %w", ref.ID, err)
+		}
 	}
 	return u, nil
 }
@@ -264,7 +267,8 @@ func (s *Store) writeUpdate(ctx context.Context, tx *sql.Tx, u *update, check bo
 	} else if _, err := s.txExec(ctx, tx, qTouchResource, r.Version, now.UnixNano(), ref.Tenant, ref.ID); err != nil {
 		return store.Resource{}, err
 	}
-	prov := provenance{origin: u.origin, name: store.NameOf(ref.Kind, r.Attrs), changed: u.changedAttrs}
+	prov := u.prov
+	prov.name = store.NameOf(ref.Kind, r.Attrs)
 	if err := s.journal(ctx, tx, ref, store.OpUpdate, r.Version, now, added, removed, prov); err != nil {
 		return store.Resource{}, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/mongo"
 )
@@ -357,7 +358,8 @@ func TestMongoLostWhileServing(t *testing.T) {
 	cutMidTraffic(t, p, br, st, w)
 }
 
-// journal reads the default tenant's journal and checks it is gapless.
+// journal reads the default tenant's journal and checks it is gapless and
+// that every entry is a push by the test token, whichever replica wrote it.
 func journal(t *testing.T, st store.Store) []store.Change {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -369,6 +371,9 @@ func journal(t *testing.T, st store.Store) []store.Change {
 	for i, c := range cs {
 		if c.Seq != int64(i+1) {
 			t.Fatalf("journal entry %d has seq %d: not gapless", i, c.Seq)
+		}
+		if want := (store.Origin{Source: store.SourcePush, Actor: "token " + auth.TokenID(auth.HashToken(token))}); c.Origin != want {
+			t.Fatalf("journal entry %d has origin %+v, want %+v", c.Seq, c.Origin, want)
 		}
 	}
 	return cs
