@@ -84,8 +84,39 @@ func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
 		e.Key = jkey(h.T, e.S)
 		_, err := s.jnl.InsertOne(ctx, &e)
 		if err == nil {
-			ts.next++
-			return e.S, nil
+			// A number this handle had as next may have been taken by
+			// another replica and trimmed since: the insert then
+			// succeeds below the floor, where no reader looks. Trim
+			// raised the floor before it deleted, so a floor read now
+			// tells.
+			floor, err := s.TrimFloor(ctx, h.T)
+			if err != nil {
+				return 0, err
+			}
+			if e.S > floor {
+				ts.next++
+				return e.S, nil
+			}
+			// At or below the floor: either this entry was journaled
+			// above the floor and a trim has removed it since (it is
+			// done), or it is still there below the floor and moves up.
+			// The delete tells the two apart and takes the entry from
+			// any later trim at once. It names this write's ck too, in
+			// case a trim removed the entry and another replica's
+			// insert took the number again (FerretDB scans for such a
+			// filter; this path is rare).
+			res, err := s.jnl.DeleteOne(ctx, bson.D{{Key: "_id", Value: e.Key}, {Key: "ck", Value: e.CK}})
+			if err != nil {
+				return 0, mapErr(err)
+			}
+			if res.DeletedCount == 0 {
+				ts.next++
+				return e.S, nil
+			}
+			if ts.next, err = s.nextSeq(ctx, h.T, floor); err != nil {
+				return 0, err
+			}
+			continue
 		}
 		if !isDup(err) {
 			return 0, mapErr(err)

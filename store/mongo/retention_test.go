@@ -16,3 +16,17 @@ func TestRetentionReopen(t *testing.T) {
 		return mongo.Open(ctx, uri, db)
 	})
 }
+
+// TestTrimReplicas: trimming while two handles of one database write.
+func TestTrimReplicas(t *testing.T) {
+	uri, db := testmongo.DB(t)
+	open := func() *mongo.Store {
+		s, err := mongo.Open(context.Background(), uri, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	storetest.RunTrimReplicaTest(t, open(), open())
+}

@@ -22,9 +22,11 @@ import (
 // so whoever finds a number free that a trim removed reads, after that
 // lookup, a floor at or above it: the sequence search then goes on from
 // the floor (nextSeq), a writer whose insert collided with a number that
-// is gone by its check knows it was taken (journal), and Changes below the
-// floor answers store.ErrCursorExpired instead of waiting for a gap that
-// never fills.
+// is gone by its check knows it was taken (journal), a writer whose insert
+// succeeded at a number another replica had taken and a trim removed finds
+// it at or below the floor and moves its entry up (journal), and Changes
+// below the floor answers store.ErrCursorExpired instead of waiting for a
+// gap that never fills.
 //
 // Like cursors (consumer.go), a floor is immutable documents, not a
 // conditionally updated one (FerretDB does not apply conditional updates

@@ -16,3 +16,17 @@ func TestRetentionReopen(t *testing.T) {
 		return sqlite.Open(ctx, path)
 	})
 }
+
+// TestTrimReplicas: trimming while two handles of one database file write.
+func TestTrimReplicas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scim.db")
+	open := func() *sqlite.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	storetest.RunTrimReplicaTest(t, open(), open())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,5 +225,126 @@ func BenchTrim(b *testing.B, s store.Store, base, batch int) {
 		if err != nil || n != batch {
 			b.Fatalf("Trim = %d, %v; want %d", n, err, batch)
 		}
+	}
+}
+
+// testTrimConcurrent trims a tenant's whole journal, batch after batch,
+// while writers write to it and a reader follows it: every write is
+// trimmed exactly once or still in the journal above the final floor
+// (none numbered below a floor, none lost to a reused sequence number),
+// and the reader, which jumps to the floor on ErrCursorExpired, never sees
+// an entry twice or out of order.
+func testTrimConcurrent(t *testing.T, s store.Store) { trimConcurrent(t, s, s) }
+
+// RunTrimReplicaTest is testTrimConcurrent over two handles a and b of one
+// database (two replicas): the writers alternate between them, b trims and
+// a reads, so writers collide with sequence numbers the other handle took
+// while b trims them.
+func RunTrimReplicaTest(t *testing.T, a, b store.Store) {
+	withTimeout(t, suiteTimeout, func() { trimConcurrent(t, a, b) })
+}
+
+func trimConcurrent(t *testing.T, s, s2 store.Store) {
+	ctx := ctxT(t)
+	const tenant = "trim-concurrent"
+	writers, per := 8, 25
+	if testing.Short() {
+		writers, per = 4, 10
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+2)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				st := s
+				if w%2 == 1 {
+					st = s2
+				}
+				if _, err := st.Create(ctx, newUser(tenant, id, id), nil); err != nil {
+					errs <- fmt.Errorf("Create %s: %w", id, err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	trimmed := 0
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { // the trimmer
+		defer bg.Done()
+		for {
+			n, err := s2.Trim(ctx, tenant, time.Now().Add(time.Hour), 5)
+			if err != nil {
+				errs <- fmt.Errorf("Trim: %w", err)
+				return
+			}
+			trimmed += n
+			select {
+			case <-done:
+				return
+			default:
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	go func() { // the reader
+		defer bg.Done()
+		var after int64
+		for {
+			cs, err := s.Changes(ctx, tenant, after, 0)
+			if errors.Is(err, store.ErrCursorExpired) {
+				f, err := s.TrimFloor(ctx, tenant)
+				if err != nil || f <= after {
+					errs <- fmt.Errorf("TrimFloor after ErrCursorExpired at %d: %d, %v", after, f, err)
+					return
+				}
+				after = f
+				continue
+			}
+			if err != nil {
+				errs <- fmt.Errorf("Changes: %w", err)
+				return
+			}
+			for _, c := range cs {
+				if c.Seq <= after {
+					errs <- fmt.Errorf("reader after %d got entry %d", after, c.Seq)
+					return
+				}
+				after = c.Seq
+			}
+			select {
+			case <-done:
+				return
+			default:
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	close(done)
+	bg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	floor, err := s.TrimFloor(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := changes(t, s, tenant, floor)
+	t.Logf("%d writes: %d trimmed while written, %d left above the floor %d", writers*per, trimmed, len(left), floor)
+	if trimmed+len(left) != writers*per {
+		t.Fatalf("%d entries trimmed and %d left above the floor %d, want %d writes in all", trimmed, len(left), floor, writers*per)
+	}
+	seen := map[string]bool{}
+	for _, c := range left {
+		if seen[c.ID] {
+			t.Fatalf("entry of %s twice above the floor", c.ID)
+		}
+		seen[c.ID] = true
 	}
 }

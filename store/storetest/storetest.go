@@ -108,6 +108,7 @@ func tests() []testCase {
 		{"Ping", testPing},
 		{"Provenance", testProvenance},
 		{"Trim", testTrim},
+		{"TrimConcurrent", testTrimConcurrent},
 	}
 }
 
