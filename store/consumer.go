@@ -38,6 +38,48 @@ type Journal interface {
 	// all). The entries of an earlier resource of the same id that was
 	// deleted are included; those of another kind are not.
 	History(ctx context.Context, ref Ref, beforeSeq int64, limit int) ([]Change, error)
+	// Trim deletes, oldest first, at most limit of the tenant's journal
+	// entries written before before, and returns how many it deleted (fewer
+	// than limit: nothing more to trim now). It trims only the run of
+	// oldest entries (by Seq) written before before, and never an entry
+	// after the position of a live consumer (see Retention). It records the
+	// highest trimmed Seq as the tenant's trim floor before it deletes
+	// anything; Changes after a Seq below the floor answers
+	// ErrCursorExpired.
+	Trim(ctx context.Context, tenant string, before time.Time, limit int) (int, error)
+	// TrimFloor returns the tenant's trim floor: the highest Seq trimmed
+	// from its journal, 0 if none was. Changes(afterSeq >= floor) is always
+	// valid; a new consumer with no cursor starts at the floor.
+	TrimFloor(ctx context.Context, tenant string) (int64, error)
+}
+
+// Retention: which consumers hold trimming back.
+//
+// A consumer is live while it has shown a sign of life since the trim's
+// cutoff (Trim's before, which serve sets to now minus journal.retention):
+// its cursor moved (Cursor.UpdatedAt) or its lease was held
+// (ConsumerInfo.LeaseExpires, which every renewal moves forward) at or
+// after before. Trim never deletes an entry with a Seq above a live
+// consumer's Seq, so a live consumer never loses an entry it has not
+// consumed. A consumer that has done neither for longer than the
+// retention is stale and holds nothing back: once its position is trimmed
+// it gets ErrCursorExpired and must reconcile in full. A removed consumer
+// (DeleteCursor) holds nothing back either.
+func Live(ci ConsumerInfo, before time.Time) bool {
+	return !ci.UpdatedAt.Before(before) || !ci.LeaseExpires.IsZero() && !ci.LeaseExpires.Before(before)
+}
+
+// TrimHold returns the highest Seq Trim may delete given the tenant's
+// consumers: the smallest Seq of a live consumer, or -1 if no consumer is
+// live (no limit).
+func TrimHold(cs []ConsumerInfo, before time.Time) int64 {
+	hold := int64(-1)
+	for _, c := range cs {
+		if Live(c, before) && (hold < 0 || c.Seq < hold) {
+			hold = c.Seq
+		}
+	}
+	return hold
 }
 
 // Cursor is a consumer's durable position in a tenant's journal.
@@ -58,6 +100,9 @@ type ConsumerInfo struct {
 	// LeaseExpires is when the consumer's lease expires or expired (also
 	// when Holder is "" because it has); zero if it has no lease.
 	LeaseExpires time.Time
+	// Expired: Seq is below the tenant's trim floor, so Changes after it
+	// answers ErrCursorExpired (the consumer must reconcile in full).
+	Expired bool
 }
 
 // ConsumerLease is the name of a consumer's lease for AcquireLease

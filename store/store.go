@@ -266,7 +266,9 @@ type Store interface {
 	Exists(ctx context.Context, tenant string, ids []string) (map[string]Kind, error)
 
 	// Changes returns up to limit journal entries with Seq > afterSeq in
-	// ascending Seq order.
+	// ascending Seq order. ErrCursorExpired if afterSeq is below the
+	// tenant's trim floor (Journal.TrimFloor): entries after it were
+	// trimmed.
 	Changes(ctx context.Context, tenant string, afterSeq int64, limit int) ([]Change, error)
 
 	// GetState returns a state entry: ErrNotFound if absent.

@@ -131,7 +131,13 @@ var changeSources = []string{
 // goes on polling for new ones until ctx ends.
 func (c *cli) printChanges(ctx context.Context, st store.Store, tenant string, after int64, window time.Duration,
 	f changesFilter, follow, asJSON bool) error {
-	var err error
+	// Entries up to the trim floor were removed by retention: an earlier
+	// --since starts at the floor instead of failing.
+	floor, err := st.TrimFloor(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	after = max(after, floor)
 	if window > 0 {
 		f.notBef = time.Now().Add(-window)
 		if after, err = seqBefore(ctx, st, tenant, f.notBef); err != nil {
@@ -239,7 +245,8 @@ func lastSeq(ctx context.Context, st store.Store, tenant string) (int64, error) 
 
 // bisect returns the sequence number of the last entry of the tenant's
 // journal for which stop is false and after which stop holds for every
-// entry (0 if stop holds for the first one), given that stop, once true, stays
+// entry (the trim floor, 0 if nothing was trimmed, if stop holds for the
+// first one), given that stop, once true, stays
 // true for the later entries. It reads one entry at a time, about 2·log2
 // of the journal's last sequence number times, with Changes, so it works the
 // same on every backend and with the gaps SQLite's global sequence numbers
@@ -254,12 +261,18 @@ func bisect(ctx context.Context, st store.Store, tenant string, stop func(store.
 		}
 		return len(cs) == 0 || stop(cs[0]), nil
 	}
-	ok, err := atOrAfter(0)
-	if err != nil || ok {
+	// Entries up to the trim floor are gone (retention): start there.
+	floor, err := st.TrimFloor(ctx, tenant)
+	if err != nil {
 		return 0, err
 	}
+	ok, err := atOrAfter(floor)
+	if err != nil || ok {
+		return floor, err
+	}
 	// Invariant: !atOrAfter(lo) && atOrAfter(hi).
-	lo, hi := int64(0), int64(1)
+	lo, step := floor, int64(1)
+	hi := lo + step
 	for {
 		ok, err := atOrAfter(hi)
 		if err != nil {
@@ -268,7 +281,8 @@ func bisect(ctx context.Context, st store.Store, tenant string, stop func(store.
 		if ok {
 			break
 		}
-		lo, hi = hi, 2*hi
+		lo, step = hi, 2*step
+		hi = lo + step
 	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2

@@ -367,6 +367,55 @@ func TestSeqBefore(t *testing.T) {
 	}
 }
 
+// TestSeqBeforeTrimmed: after retention trimmed the oldest entries, the
+// bisection starts at the trim floor (Changes below it fails), and so
+// does printChanges for a --since below it.
+func TestSeqBeforeTrimmed(t *testing.T) {
+	ctx := store.WithOrigin(context.Background(), store.Origin{Source: store.SourceAdmin, Actor: "test"})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range 20 {
+		now = t0.Add(time.Duration(i) * time.Minute)
+		if _, err := st.Create(ctx, store.Resource{Ref: store.Ref{Tenant: "a", Kind: store.User},
+			Attrs: map[string]any{"userName": fmt.Sprintf("u%d@example.com", i)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := st.Changes(ctx, "a", 0, 0)
+	if n, err := st.Trim(ctx, "a", t0.Add(10*time.Minute-time.Second), 100); err != nil || n != 10 {
+		t.Fatalf("Trim: %d %v", n, err)
+	}
+	floor := all[9].Seq
+	for _, tc := range []struct {
+		cut  time.Time
+		want int64
+	}{
+		{t0.Add(-time.Hour), floor},
+		{t0.Add(5 * time.Minute), floor},
+		{t0.Add(12*time.Minute + time.Second), all[12].Seq},
+	} {
+		if got, err := seqBefore(ctx, st, "a", tc.cut); err != nil || got != tc.want {
+			t.Errorf("seqBefore %v: %d %v, want %d", tc.cut.Sub(t0), got, err, tc.want)
+		}
+	}
+	if got, err := lastSeq(ctx, st, "a"); err != nil || got != all[19].Seq {
+		t.Errorf("lastSeq: %d %v, want %d", got, err, all[19].Seq)
+	}
+	var out strings.Builder
+	c := &cli{stdout: &out}
+	if err := c.printChanges(ctx, st, "a", 1, 0, changesFilter{}, false, true); err != nil {
+		t.Fatalf("printChanges --since 1 below the floor: %v", err)
+	}
+	if ls := parseChanges(t, out.String()); len(ls) != 10 || ls[0].Seq != all[10].Seq {
+		t.Fatalf("printChanges below the floor printed %d entries, want the 10 kept", len(ls))
+	}
+}
+
 // TestHistoryPages: history pages through one resource's entries between
 // two positions, oldest first, leaving out other resources' entries.
 func TestHistoryPages(t *testing.T) {

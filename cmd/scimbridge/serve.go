@@ -94,6 +94,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopDebug()
+	stopTrim := startTrimmer(ctx, cfg, st, log) // trim.go
+	defer stopTrim()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)

@@ -83,6 +83,8 @@ type Config struct {
 	// Patch limits PATCH requests (and the PATCH operations of a bulk
 	// request).
 	Patch Patch `yaml:"patch"`
+	// Journal configures the change journal's retention (journal.go).
+	Journal Journal `yaml:"journal"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
@@ -357,7 +359,8 @@ func Default() *Config {
 			MinBodyBytesPerSecond: scim.DefaultMinBodyRate,
 			BodyGracePeriod:       scim.DefaultBodyGrace,
 		},
-		Patch: Patch{MaxOperations: DefaultPatchMaxOperations, MaxMemberValues: DefaultPatchMaxMemberValues},
+		Patch:   Patch{MaxOperations: DefaultPatchMaxOperations, MaxMemberValues: DefaultPatchMaxMemberValues},
+		Journal: Journal{Retention: DefaultJournalRetention, TrimInterval: DefaultJournalTrimInterval},
 	}
 }
 

@@ -144,6 +144,8 @@ func yamlKeyPrefix(typ string) (string, bool) {
 		return "tenants[].entraJWT.", true
 	case "config.Bulk":
 		return "bulk.", true
+	case "config.Journal":
+		return "journal.", true
 	case "config.TLS":
 		return "tls.", true
 	case "config.Metrics":

@@ -152,6 +152,7 @@ func (c *Config) problems() []string {
 		add("patch.maxMemberValues: %d must be greater than 0", c.Patch.MaxMemberValues)
 	}
 	p = append(p, c.Limits.problems()...)
+	p = append(p, c.Journal.problems()...)
 	return p
 }
 

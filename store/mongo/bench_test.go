@@ -16,3 +16,5 @@ func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, newStore(b)) }
 func BenchmarkGetByUserName(b *testing.B) { storetest.BenchGetByUserName(b, newStore(b), 1000) }
 
 func BenchmarkHistory(b *testing.B) { storetest.BenchHistory(b, newStore(b), 1000) }
+
+func BenchmarkTrim(b *testing.B) { storetest.BenchTrim(b, newStore(b), 1000, 100) }

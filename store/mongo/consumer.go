@@ -52,8 +52,9 @@ import (
 //
 // # Lag
 //
-// A tenant's journal sequence numbers are gap-free (doc.go), so the number
-// of entries after a cursor's seq is the first free seq above it minus one,
+// A tenant's journal sequence numbers are gap-free above its trim floor
+// (doc.go, trim.go), so the number of entries after a cursor's seq (or
+// the floor, if it is higher) is the first free seq above it minus one,
 // minus seq: firstFreeSeq finds it with O(log lag) lookups by _id, which
 // FerretDB, too, answers from its primary index, where a count would scan
 // the journal there.
@@ -213,20 +214,26 @@ func (s *Store) Consumers(ctx context.Context, tenant string) ([]store.ConsumerI
 	if err != nil {
 		return nil, fmt.Errorf("mongo consumers: %w", err)
 	}
+	floor, err := s.TrimFloor(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("mongo consumers: %w", err)
+	}
 	now := s.now().UnixNano()
 	out := []store.ConsumerInfo{}
 	for i, d := range ds {
 		if i > 0 && ds[i-1].C == d.C || d.Del {
 			continue // an older version, or a deleted consumer
 		}
-		ci := store.ConsumerInfo{Cursor: d.cursor()}
-		free, err := s.firstFreeSeq(ctx, tenant, d.S)
+		ci := store.ConsumerInfo{Cursor: d.cursor(), Expired: d.S < floor}
+		// The entries left start after the floor (trim.go).
+		from := max(d.S, floor)
+		free, err := s.firstFreeSeq(ctx, tenant, from)
 		if err != nil {
 			return nil, fmt.Errorf("mongo consumers: %w", err)
 		}
-		if ci.Lag = free - 1 - d.S; ci.Lag > 0 {
+		if ci.Lag = free - 1 - from; ci.Lag > 0 {
 			var e entry
-			err := s.jnl.FindOne(ctx, bson.D{{Key: "_id", Value: jkey(tenant, d.S+1)}}).Decode(&e)
+			err := s.jnl.FindOne(ctx, bson.D{{Key: "_id", Value: jkey(tenant, from+1)}}).Decode(&e)
 			if err != nil {
 				return nil, fmt.Errorf("mongo consumers: %w", mapErr(err))
 			}

@@ -50,11 +50,13 @@
 //
 // Sequence numbers are gap-free: a writer inserts seq s only when it knows
 // s-1 exists (it inserted or collided with it, or it found it taken), and
-// entries are never removed. Taken numbers are therefore the prefix 1…max,
+// entries are removed only by retention, oldest first and below a trim
+// floor recorded before the removal (trim.go). Taken numbers are therefore
+// the range floor+1…max (the prefix 1…max until a trim),
 // so a replica that collides with numbers other replicas took finds max+1
 // by a galloping search of _id lookups rather than one insert per number
 // (which let a replica fall behind a busy one for as long as that one kept
-// writing).
+// writing); the search starts at the trim floor (see Retention).
 //
 // # Why a journal reader never skips an entry
 //
@@ -68,8 +70,11 @@
 // rests on three facts instead:
 //
 //   - The entry's _id is (tenant, seq) under the unique _id index, and
-//     entries are never changed or removed: once a reader has read the
-//     entry at seq s, no other entry can ever take s.
+//     entries are never changed, and removed only at or below the tenant's
+//     trim floor, which is written first and below which Changes answers
+//     ErrCursorExpired: once a reader has read the entry at seq s, no other
+//     entry can ever take s (a journal insert that lands at or below the
+//     floor is moved up, see journal.go).
 //   - Changes returns only the contiguous run afterSeq+1, afterSeq+2, … of
 //     what it read and stops at the first number missing from it (journal.go).
 //     By induction from cursor 0, every seq up to a reader's cursor is taken

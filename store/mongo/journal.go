@@ -73,7 +73,7 @@ func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.next == 0 {
-		next, err := s.firstFreeSeq(ctx, h.T, 0)
+		next, err := s.nextSeq(ctx, h.T, 0)
 		if err != nil {
 			return 0, err
 		}
@@ -84,8 +84,39 @@ func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
 		e.Key = jkey(h.T, e.S)
 		_, err := s.jnl.InsertOne(ctx, &e)
 		if err == nil {
-			ts.next++
-			return e.S, nil
+			// A number this handle had as next may have been taken by
+			// another replica and trimmed since: the insert then
+			// succeeds below the floor, where no reader looks. Trim
+			// raised the floor before it deleted, so a floor read now
+			// tells.
+			floor, err := s.TrimFloor(ctx, h.T)
+			if err != nil {
+				return 0, err
+			}
+			if e.S > floor {
+				ts.next++
+				return e.S, nil
+			}
+			// At or below the floor: either this entry was journaled
+			// above the floor and a trim has removed it since (it is
+			// done), or it is still there below the floor and moves up.
+			// The delete tells the two apart and takes the entry from
+			// any later trim at once. It names this write's ck too, in
+			// case a trim removed the entry and another replica's
+			// insert took the number again (FerretDB scans for such a
+			// filter; this path is rare).
+			res, err := s.jnl.DeleteOne(ctx, bson.D{{Key: "_id", Value: e.Key}, {Key: "ck", Value: e.CK}})
+			if err != nil {
+				return 0, mapErr(err)
+			}
+			if res.DeletedCount == 0 {
+				ts.next++
+				return e.S, nil
+			}
+			if ts.next, err = s.nextSeq(ctx, h.T, floor); err != nil {
+				return 0, err
+			}
+			continue
 		}
 		if !isDup(err) {
 			return 0, mapErr(err)
@@ -96,13 +127,22 @@ func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
 			return 0, err
 		}
 		if !taken {
-			return 0, nil
+			// Free now: journaled already (a duplicate ck), unless it
+			// was taken and trimmed since. Trim raises the floor before
+			// it deletes, so a floor read after the lookup tells.
+			floor, err := s.TrimFloor(ctx, h.T)
+			if err != nil {
+				return 0, err
+			}
+			if e.S > floor {
+				return 0, nil
+			}
 		}
 		// Other replicas journaled meanwhile: jump past all of their
 		// entries at once. Stepping one seq per round trip can fall
 		// behind a busy replica for as long as it keeps writing (which
 		// once held writes here past their lease).
-		if ts.next, err = s.firstFreeSeq(ctx, h.T, e.S); err != nil {
+		if ts.next, err = s.nextSeq(ctx, h.T, e.S); err != nil {
 			return 0, err
 		}
 	}
@@ -142,6 +182,33 @@ func (s *Store) firstFreeSeq(ctx context.Context, tenant string, known int64) (i
 	return hi, nil
 }
 
+// nextSeq returns the first free sequence number above known (a taken or
+// trimmed one, or 0) and above the tenant's trim floor. Taken numbers are
+// the range floor+1…max (trim.go), so the search starts at the floor. A
+// number the search read as free may have been trimmed during it: Trim
+// raises the floor before it deletes, so a floor read after the search
+// covers every number a trim freed, and the search goes on from it.
+func (s *Store) nextSeq(ctx context.Context, tenant string, known int64) (int64, error) {
+	for {
+		floor, err := s.TrimFloor(ctx, tenant)
+		if err != nil {
+			return 0, err
+		}
+		next, err := s.firstFreeSeq(ctx, tenant, max(known, floor))
+		if err != nil {
+			return 0, err
+		}
+		after, err := s.TrimFloor(ctx, tenant)
+		if err != nil {
+			return 0, err
+		}
+		if next > after {
+			return next, nil
+		}
+		known = after
+	}
+}
+
 // seqTaken reports whether the tenant's journal has an entry at seq.
 func (s *Store) seqTaken(ctx context.Context, tenant string, seq int64) (bool, error) {
 	err := s.jnl.FindOne(ctx, bson.D{{Key: "_id", Value: jkey(tenant, seq)}},
@@ -168,6 +235,15 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 	es, err := findAll[entry](ctx, s.jnl, bson.D{{Key: "t", Value: tenant}, {Key: "s", Value: bson.D{{Key: "$gt", Value: afterSeq}}}}, o)
 	if err != nil {
 		return nil, fmt.Errorf("mongo changes: %w", err)
+	}
+	// Read after the entries: a trim that removed any of them had raised
+	// the floor before (trim.go).
+	floor, err := s.TrimFloor(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("mongo changes: %w", err)
+	}
+	if afterSeq < floor {
+		return nil, fmt.Errorf("mongo changes: %w", store.ErrCursorExpired)
 	}
 	out := []store.Change{}
 	next := afterSeq + 1

@@ -31,6 +31,7 @@ type Store struct {
 	state   *mongo.Collection
 	leases  *mongo.Collection
 	cursors *mongo.Collection // journal consumers' cursors (consumer.go)
+	floors  *mongo.Collection // journal trim floors (trim.go)
 
 	reg    *schemas.Registry
 	now    func() time.Time
@@ -170,6 +171,7 @@ func Open(ctx context.Context, uri, database string, opts ...Option) (*Store, er
 	s.state = s.db.Collection("state")
 	s.leases = s.db.Collection("leases")
 	s.cursors = s.db.Collection("cursors")
+	s.floors = s.db.Collection("jfloors")
 	octx, cancel := context.WithTimeout(ctx, selection+5*time.Second)
 	defer cancel()
 	if err := client.Ping(octx, nil); err != nil {
@@ -332,6 +334,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.state, "state_key", k("t", "key"), true, 0},
 		// The cursors' newest versions (consumer.go).
 		{s.cursors, "cursors_version", k("t", "c", "n"), true, 0},
+		// Trim floors (trim.go).
+		{s.floors, "jfloors_seq", k("t", "s"), true, 0},
 	}
 	if !s.ferret {
 		// History (consumer.go). FerretDB v1 would maintain it on every

@@ -221,3 +221,5 @@ func BenchmarkGroup200kMembers(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds()*1000, "ms/membersEq")
 	}
 }
+
+func BenchmarkTrim(b *testing.B) { storetest.BenchTrim(b, newStore(b), 10000, 1000) }

@@ -127,6 +127,10 @@ func (s *Store) DeleteCursor(ctx context.Context, tenant, consumer string) error
 // entries a second), never to the size of the journal; one statement reads
 // all of it from one snapshot.
 func (s *Store) Consumers(ctx context.Context, tenant string) ([]store.ConsumerInfo, error) {
+	floor, err := s.TrimFloor(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite consumers: %w", err)
+	}
 	rows, err := s.rQuery(ctx, qConsumers, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite consumers: %w", mapErr(err))
@@ -143,6 +147,7 @@ func (s *Store) Consumers(ctx context.Context, tenant string) ([]store.ConsumerI
 			return nil, fmt.Errorf("sqlite consumers: %w", err)
 		}
 		ci.UpdatedAt = fromNanos(updated)
+		ci.Expired = ci.Seq < floor
 		if oldest.Valid {
 			ci.OldestUnread = fromNanos(oldest.Int64)
 		}

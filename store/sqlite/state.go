@@ -132,6 +132,9 @@ func (s *Store) Changes(ctx context.Context, tenant string, afterSeq int64, limi
 	if err != nil {
 		return nil, fmt.Errorf("sqlite changes: %w", err)
 	}
+	if err := s.checkFloor(ctx, tenant, afterSeq); err != nil {
+		return nil, fmt.Errorf("sqlite changes: %w", err)
+	}
 	return out, nil
 }
 

@@ -108,6 +108,8 @@ func tests() []testCase {
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
 		{"Provenance", testProvenance},
+		{"Trim", testTrim},
+		{"TrimConcurrent", testTrimConcurrent},
 	}
 }
 
