@@ -25,7 +25,7 @@ import (
 // a busy machine, and the journal proof at full size takes about 7 minutes
 // there); on expiry every goroutine's stack is
 // dumped and the test binary panics, so a deadlock names itself.
-const suiteTimeout = 15 * time.Minute
+const suiteTimeout = 30 * time.Minute
 
 type testCase struct {
 	name string
