@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -169,34 +170,7 @@ func testJournalReader(t *testing.T, s store.Store) {
 		id      string
 		version int64
 	}
-	var got []store.Change
-	readErr := make(chan error, 1)
-	go func() {
-		after := int64(0)
-		for {
-			finished := done.Load()
-			cs, err := s.Changes(ctx, tenantA, after, 7)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			for _, c := range cs {
-				if c.Seq <= after {
-					readErr <- fmt.Errorf("seq %d after %d", c.Seq, after)
-					return
-				}
-				after = c.Seq
-				got = append(got, c)
-			}
-			if len(cs) == 0 {
-				if finished {
-					readErr <- nil
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}()
+	awaitReader := followJournal(ctx, s, tenantA, 0, 7, time.Millisecond, &done)
 	errs := make([]error, writers)
 	parallel(writers, func(w int) {
 		for i := range perWriter {
@@ -219,7 +193,8 @@ func testJournalReader(t *testing.T, s store.Store) {
 			t.Fatalf("writer %d: %v", w, err)
 		}
 	}
-	if err := <-readErr; err != nil {
+	got, err := awaitReader()
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := writers * (perWriter + perWriter/5)
@@ -243,5 +218,45 @@ func testJournalReader(t *testing.T, s store.Store) {
 		if all[i].Seq != got[i].Seq || all[i].ID != got[i].ID {
 			t.Fatalf("entry %d: journal %+v, reader %+v", i, all[i], got[i])
 		}
+	}
+}
+
+// followJournal reads tenant's journal from after on in a goroutine, limit
+// entries a call, as a consumer would: while caught up it waits poll
+// before asking again, and it stops once done is set and a call finds
+// nothing new. The returned function waits for it and gives the entries
+// read, in order, or the first error, including an entry whose Seq did not
+// move past the cursor.
+func followJournal(ctx context.Context, s store.Store, tenant string, after int64, limit int, poll time.Duration, done *atomic.Bool) func() ([]store.Change, error) {
+	var got []store.Change
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			finished := done.Load()
+			cs, err := s.Changes(ctx, tenant, after, limit)
+			if err != nil {
+				errc <- err
+				return
+			}
+			for _, c := range cs {
+				if c.Seq <= after {
+					errc <- fmt.Errorf("reader: seq %d after %d", c.Seq, after)
+					return
+				}
+				after = c.Seq
+				got = append(got, c)
+			}
+			if len(cs) == 0 {
+				if finished {
+					errc <- nil
+					return
+				}
+				time.Sleep(poll)
+			}
+		}
+	}()
+	return func() ([]store.Change, error) {
+		err := <-errc
+		return got, err
 	}
 }

@@ -170,36 +170,9 @@ func journalProof(t *testing.T, ss []store.Store) {
 	cursor := lastSeq(t, ss[0], proofTenant)
 	reader := ss[len(ss)-1]
 	var done atomic.Bool
-	var got []store.Change
-	readErr := make(chan error, 1)
-	go func() {
-		after := cursor
-		for {
-			finished := done.Load()
-			cs, err := reader.Changes(ctx, proofTenant, after, 200)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			for _, c := range cs {
-				if c.Seq <= after {
-					readErr <- fmt.Errorf("reader: seq %d after %d", c.Seq, after)
-					return
-				}
-				after = c.Seq
-				got = append(got, c)
-			}
-			if len(cs) == 0 {
-				if finished {
-					readErr <- nil
-					return
-				}
-				// Caught up: poll as a consumer would (a scan of the
-				// journal per call on FerretDB).
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
+	// Caught up, it polls as a consumer would (a scan of the journal per
+	// call on FerretDB).
+	awaitReader := followJournal(ctx, reader, proofTenant, cursor, 200, 20*time.Millisecond, &done)
 	start := time.Now()
 	stopProgress := make(chan struct{})
 	go func() { // on the in-process FerretDB the full size takes minutes
@@ -224,7 +197,8 @@ func journalProof(t *testing.T, ss []store.Store) {
 	})
 	elapsed := time.Since(start)
 	done.Store(true)
-	if err := <-readErr; err != nil {
+	got, err := awaitReader()
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d writers × %d writes on %d handle(s) in %v: %d acknowledged, %d failed definitively, %d unknown; reader saw %d entries",
