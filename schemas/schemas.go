@@ -173,6 +173,32 @@ func (p Path) String() string {
 // attribute of the resource type.
 var ErrUnknownAttribute = fmt.Errorf("unknown attribute")
 
+// ReadablePaths lists every attribute a response can show: each top-level
+// attribute (common, core, extension) not returned "never", and each such
+// sub-attribute of a complex one, in schema order.
+func (rt *ResourceType) ReadablePaths() []Path {
+	var out []Path
+	add := func(urn string, attrs []*Attribute) {
+		for _, a := range attrs {
+			if a.Returned == ReturnedNever {
+				continue
+			}
+			out = append(out, Path{URN: urn, Attr: a})
+			for _, sub := range a.SubAttributes {
+				if sub.Returned != ReturnedNever {
+					out = append(out, Path{URN: urn, Attr: a, Sub: sub})
+				}
+			}
+		}
+	}
+	add("", rt.CommonAttributes())
+	add("", rt.CoreAttributes())
+	for _, e := range rt.Extensions {
+		add(e.Schema.ID, e.Attributes())
+	}
+	return out
+}
+
 // ResolvePath resolves a dotted attribute path such as "userName",
 // "name.givenName", "emails.value", "meta.lastModified" or a URN-qualified path
 // such as "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value".

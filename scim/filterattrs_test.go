@@ -40,7 +40,7 @@ func TestFilterEveryRenderedAttribute(t *testing.T) {
 		id string
 	}{{reg.User, uid}, {reg.Group, gid}} {
 		view := h.must(http.StatusOK, h.do("GET", c.rt.Endpoint+"/"+c.id, nil)).body
-		for _, p := range readable(c.rt) {
+		for _, p := range c.rt.ReadablePaths() {
 			name := c.rt.Name + " " + p.String()
 			v := renderedValue(view, p)
 			if v == nil {
@@ -92,31 +92,6 @@ func TestFilterEveryRenderedAttribute(t *testing.T) {
 	if want := []string{"User " + schemas.EnterpriseUserURN + ":manager.displayName"}; !slices.Equal(skipped, want) {
 		t.Errorf("not shown, so not walked: %v, want %v", skipped, want)
 	}
-}
-
-// readable lists the paths a response can show: every top-level attribute
-// not returned "never", and each such sub-attribute.
-func readable(rt *schemas.ResourceType) []schemas.Path {
-	var out []schemas.Path
-	add := func(urn string, attrs []*schemas.Attribute) {
-		for _, a := range attrs {
-			if a.Returned == schemas.ReturnedNever {
-				continue
-			}
-			out = append(out, schemas.Path{URN: urn, Attr: a})
-			for _, sub := range a.SubAttributes {
-				if sub.Returned != schemas.ReturnedNever {
-					out = append(out, schemas.Path{URN: urn, Attr: a, Sub: sub})
-				}
-			}
-		}
-	}
-	add("", rt.CommonAttributes())
-	add("", rt.CoreAttributes())
-	for _, e := range rt.Extensions {
-		add(e.Schema.ID, e.Attributes())
-	}
-	return out
 }
 
 // writableBody is a POST body giving every writable attribute of rt a value.

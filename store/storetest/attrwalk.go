@@ -55,7 +55,7 @@ func testQueryEveryAttribute(t *testing.T, s store.Store) {
 		kind := store.Kind(rt.Name)
 		fullView := renderedView(t, s, rt, full[kind])
 		bareView := renderedView(t, s, rt, bare[kind])
-		for _, p := range readablePaths(rt) {
+		for _, p := range rt.ReadablePaths() {
 			name := rt.Name + " " + p.String()
 			v := valueAt(fullView, p)
 			if v == nil {
@@ -107,32 +107,6 @@ func testQueryEveryAttribute(t *testing.T, s store.Store) {
 			t.Errorf("%s was not walked or not refused", name)
 		}
 	}
-}
-
-// readablePaths lists every attribute of rt a response can show: each
-// top-level attribute (common, core, extension) not returned "never", and
-// each such sub-attribute of a complex one.
-func readablePaths(rt *schemas.ResourceType) []schemas.Path {
-	var out []schemas.Path
-	add := func(urn string, attrs []*schemas.Attribute) {
-		for _, a := range attrs {
-			if a.Returned == schemas.ReturnedNever {
-				continue
-			}
-			out = append(out, schemas.Path{URN: urn, Attr: a})
-			for _, sub := range a.SubAttributes {
-				if sub.Returned != schemas.ReturnedNever {
-					out = append(out, schemas.Path{URN: urn, Attr: a, Sub: sub})
-				}
-			}
-		}
-	}
-	add("", rt.CommonAttributes())
-	add("", rt.CoreAttributes())
-	for _, e := range rt.Extensions {
-		add(e.Schema.ID, e.Attributes())
-	}
-	return out
 }
 
 // walkAttrs returns stored attributes giving every writable attribute of rt
