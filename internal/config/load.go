@@ -86,6 +86,7 @@ func (e *Error) Error() string {
 // type are returned as problems (with the paths of the latter in failed), to
 // be listed with the rest; a file that is not YAML is an error.
 func decode(path string, b []byte, c *Config) (problems, failed []string, err error) {
+	b = zeroDurations(b, reflect.TypeOf(c).Elem())
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	err = dec.Decode(c)

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -274,4 +276,65 @@ func yamlField(t reflect.Type, key string) (reflect.Type, bool) {
 		}
 	}
 	return nil, false
+}
+
+// zeroDurations returns b with every bare 0 given for a duration written
+// as 0s. yaml.v3 refuses a bare number for a time.Duration (5 could mean
+// anything), but 0 is 0 in every unit, and "0 keeps everything" is how
+// people write an unlimited retention. The patch appends to the scalar in
+// place, so the line numbers of every later error stay true.
+func zeroDurations(b []byte, t reflect.Type) []byte {
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil {
+		return b // the decoder reports it
+	}
+	var zeros []*yaml.Node
+	collectZeroDurations(&root, t, &zeros)
+	if len(zeros) == 0 {
+		return b
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	for _, n := range zeros {
+		if n.Line < 1 || n.Line > len(lines) {
+			continue
+		}
+		line := lines[n.Line-1]
+		end := n.Column - 1 + len(n.Value)
+		if n.Column < 1 || end > len(line) || string(line[n.Column-1:end]) != n.Value {
+			continue // not where the parser said: leave it to the decoder's error
+		}
+		lines[n.Line-1] = slices.Concat(line[:end], []byte("s"), line[end:])
+	}
+	return bytes.Join(lines, nil)
+}
+
+func collectZeroDurations(n *yaml.Node, t reflect.Type, out *[]*yaml.Node) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			collectZeroDurations(c, t, out)
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := yamlField(t, n.Content[i].Value); ok {
+				collectZeroDurations(n.Content[i+1], ft, out)
+			}
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice {
+			for _, c := range n.Content {
+				collectZeroDurations(c, t.Elem(), out)
+			}
+		}
+	case yaml.ScalarNode:
+		if t == reflect.TypeOf(time.Duration(0)) && n.ShortTag() == "!!int" && n.Style == 0 && strings.Trim(n.Value, "0") == "" {
+			*out = append(*out, n)
+		}
+	}
 }
