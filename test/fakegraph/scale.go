@@ -58,8 +58,10 @@ func parseIndex(id, prefix string, n int) (int, bool) {
 	return i, true
 }
 
-func (g *generator) userIndex(id string) (int, bool)  { return parseIndex(id, genUserPrefix, g.users) }
-func (g *generator) groupIndex(id string) (int, bool) { return parseIndex(id, genGroupPrefix, g.groups) }
+func (g *generator) userIndex(id string) (int, bool) { return parseIndex(id, genUserPrefix, g.users) }
+func (g *generator) groupIndex(id string) (int, bool) {
+	return parseIndex(id, genGroupPrefix, g.groups)
+}
 
 func (g *generator) user(i int) User {
 	u := User{
