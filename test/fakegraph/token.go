@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 		return
 	}
 	scope := f.Get("scope")
-	if !strings.HasSuffix(strings.Fields(scope + " x")[0], "/.default") {
+	if !slices.ContainsFunc(strings.Fields(scope), func(sc string) bool { return strings.HasSuffix(sc, "/.default") }) {
 		s.loginError(w, http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope))
 		return
 	}
