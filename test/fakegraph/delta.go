@@ -95,6 +95,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 	} else {
 		sel = defaultGroupSelect
 	}
+	// A link carries its query: a 410's Location restarts that one.
+	for _, k := range []string{"$skiptoken", "$deltatoken"} {
+		if c, ok := decodeCursor(q.Get(k), kind); ok {
+			sel = c.Select
+		}
+	}
 	if s.fault(w, kind, sel) {
 		return true
 	}
