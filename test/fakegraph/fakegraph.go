@@ -72,6 +72,7 @@ type Server struct {
 	forbidGroups bool
 	requests     []Request
 	counts       map[string]int
+	churnAfter   string // where Churn goes on from
 }
 
 // Request is one request the server answered, for tests to inspect.
@@ -263,7 +264,7 @@ func (s *Server) Requests() []Request {
 }
 
 // Count returns how many requests were made to a normalised path, e.g.
-// "/v1.0/users/delta" or TokenPath.
+// "/v1.0/users/delta" or "/{tenant}/oauth2/v2.0/token".
 func (s *Server) Count(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -313,6 +314,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/v1.0/"):
 		tokenOK = s.serveGraph(rec, r, path)
+	case strings.HasPrefix(path, "/_fakegraph/"):
+		s.serveControl(rec, r, path)
 	default:
 		s.serveLogin(rec, r, path)
 	}

@@ -344,3 +344,27 @@ func TestEmptyPages(t *testing.T) {
 		t.Errorf("ids %v", got)
 	}
 }
+
+func TestChurn(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	seed(s, 5)
+	c := newClient(t, s)
+	_, dl, _ := c.round(s.GraphBaseURL() + "/users/delta?$select=displayName")
+	if n := s.Churn(3); n != 3 {
+		t.Errorf("Churn(3) = %d", n)
+	}
+	got, dl, _ := c.round(dl)
+	if fmt.Sprint(ids(got)) != fmt.Sprint([]string{uid(0), uid(1), uid(2)}) || !strings.Contains(got[0]["displayName"].(string), "churn") {
+		t.Errorf("after Churn(3): %v", got)
+	}
+	if n := s.Churn(7); n != 5 {
+		t.Errorf("Churn(7) of 5 users = %d", n)
+	}
+	if got, _, _ := c.round(dl); len(got) != 5 {
+		t.Errorf("after Churn(7): %d users", len(got))
+	}
+	if u, _ := s.User(uid(3)); strings.Count(u.DisplayName, "churn") != 1 {
+		t.Errorf("displayName %q", u.DisplayName)
+	}
+}
