@@ -68,17 +68,25 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 	case "/v1.0/groups/delta":
 		kind = kindGroups
 	default:
-		writeGraphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+strings.TrimPrefix(path, "/v1.0/")+"'.")
+		seg := strings.Split(strings.TrimPrefix(path, "/v1.0/"), "/")
+		if len(seg) == 2 && (seg[0] == kindUsers || seg[0] == kindGroups) && seg[1] != "" {
+			if seg[0] == kindGroups && s.groupsForbidden() {
+				writeGraphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+				return true
+			}
+			if !s.fault(w, seg[0], nil) {
+				s.serveObject(w, r, seg[0], seg[1])
+			}
+			return true
+		}
+		writeGraphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+seg[0]+"'.")
 		return true
 	}
 	if r.Method != http.MethodGet {
 		writeGraphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
 		return true
 	}
-	s.mu.Lock()
-	forbid := kind == kindGroups && s.forbidGroups
-	s.mu.Unlock()
-	if forbid {
+	if kind == kindGroups && s.groupsForbidden() {
 		writeGraphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return true
 	}
@@ -370,4 +378,10 @@ func (s *Server) emitGroup(out *[]map[string]any, next *cursor, id string, limit
 		off = end
 	}
 	return finish()
+}
+
+func (s *Server) groupsForbidden() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forbidGroups
 }

@@ -368,3 +368,28 @@ func TestChurn(t *testing.T) {
 		t.Errorf("displayName %q", u.DisplayName)
 	}
 }
+
+func TestGetObjects(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	seed(s, 3)
+	s.PutGroup(Group{ID: "g-1", DisplayName: "Eng", Members: []Member{{ID: uid(1)}, {ID: "dev-9", Type: TypeDevice}}})
+	c := newClient(t, s)
+	resp, body := c.get(s.GraphBaseURL() + "/users/" + uid(1) + "?%24select=id,displayName,surname&%24expand=manager(%24select=id)")
+	delete(body, "@odata.context")
+	want := map[string]any{"id": uid(1), "displayName": "User 1", "surname": "S1", "manager": map[string]any{"@odata.type": "#microsoft.graph.user", "id": uid(0)}}
+	if resp.StatusCode != 200 || fmt.Sprint(body) != fmt.Sprint(want) {
+		t.Errorf("GET user: %d %v", resp.StatusCode, body)
+	}
+	if _, body := c.get(s.GraphBaseURL() + "/users/" + uid(0) + "?$expand=manager"); body["manager"] != nil {
+		t.Errorf("user without manager: %v", body)
+	}
+	s.DeleteUser(uid(2), false)
+	if resp, body := c.get(s.GraphBaseURL() + "/users/" + uid(2)); resp.StatusCode != 404 || body["error"].(map[string]any)["code"] != "Request_ResourceNotFound" {
+		t.Errorf("deleted user: %d %v", resp.StatusCode, body)
+	}
+	resp, body = c.get(s.GraphBaseURL() + "/groups/g-1?$select=displayName&$expand=members")
+	if resp.StatusCode != 200 || body["displayName"] != "Eng" || len(body["members"].([]any)) != 2 {
+		t.Errorf("GET group: %d %v", resp.StatusCode, body)
+	}
+}
