@@ -155,7 +155,7 @@ func TestScaleModePagesLazily(t *testing.T) {
 	runtime.ReadMemStats(&before)
 
 	u := s.GraphBaseURL() + "/users/delta?" + userSelect
-	nUsers, nManagers, pages := 0, 0, 0
+	nUsers, nManagers, pages, udl := 0, 0, 0, ""
 	for u != "" {
 		resp, body := c.get(u)
 		if resp.StatusCode != 200 {
@@ -170,6 +170,7 @@ func TestScaleModePagesLazily(t *testing.T) {
 			}
 		}
 		u, _ = body["@odata.nextLink"].(string)
+		udl, _ = body["@odata.deltaLink"].(string)
 		// The fake holds nothing of the generated directory between pages.
 		s.mu.Lock()
 		held := len(s.dir.users) + len(s.dir.groups)
@@ -223,6 +224,18 @@ func TestScaleModePagesLazily(t *testing.T) {
 	for g := range want {
 		if g != g0 && membersOf(inc, g)[GeneratedUserID(1)] != "removed" {
 			t.Errorf("group %s: %v", g, membersOf(inc, g))
+		}
+	}
+	// The deleted manager's reports (users 11 to 20) lose their manager.
+	uinc, _, _ := c.round(udl)
+	got := byID(uinc)
+	if len(got) != 11 || got[GeneratedUserID(1)]["@removed"] == nil {
+		t.Fatalf("users after deleting user 1: %v", ids(uinc))
+	}
+	for i := 11; i <= 20; i++ {
+		md, _ := got[GeneratedUserID(i)]["manager@delta"].([]any)
+		if len(md) != 1 || md[0].(map[string]any)["@removed"] == nil || md[0].(map[string]any)["id"] != GeneratedUserID(1) {
+			t.Errorf("report %d: %v", i, got[GeneratedUserID(i)])
 		}
 	}
 }

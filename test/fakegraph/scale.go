@@ -88,6 +88,19 @@ func (g *generator) user(i int) User {
 	return u
 }
 
+// reports returns the generated users whose generated manager is id.
+func (g *generator) reports(id string) []string {
+	i, ok := g.userIndex(id)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for j := 10*i + 1; j <= 10*i+10 && j < g.users; j++ {
+		out = append(out, g.userID(j))
+	}
+	return out
+}
+
 func (g *generator) userByID(id string) (User, bool) {
 	i, ok := g.userIndex(id)
 	if !ok {
