@@ -148,7 +148,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		"value":          value,
 	}
 	if done {
-		body["@odata.deltaLink"] = s.deltaLink(cursor{Kind: kind, Select: c.Select, Since: c.Upto})
+		since := c.Upto
+		if s.replay && !c.Initial {
+			// The next round replays this one's changes (Graph may).
+			s.replay, since = false, c.Since
+		}
+		body["@odata.deltaLink"] = s.deltaLink(cursor{Kind: kind, Select: c.Select, Since: since})
 	} else {
 		body["@odata.nextLink"] = s.GraphBaseURL() + "/" + kind + "/delta?$skiptoken=" + next.encode()
 	}
@@ -267,6 +272,9 @@ func (s *Server) userEntry(c cursor, id string, minimal bool) map[string]any {
 		return nil
 	}
 	if !r.live {
+		if c.Initial && s.opts.RemovedInInitial && r.removed == reasonChanged {
+			return removedEntry(id, r.removed)
+		}
 		if c.Initial || r.removedAt <= c.Since {
 			return nil
 		}
@@ -314,6 +322,10 @@ func (s *Server) emitGroup(out *[]map[string]any, next *cursor, id string, limit
 		return finish()
 	}
 	if !r.live {
+		if c.Initial && s.opts.RemovedInInitial && r.removed == reasonChanged && !resuming {
+			*out = append(*out, removedEntry(id, r.removed))
+			return finish()
+		}
 		if c.Initial || r.removedAt <= c.Since || resuming {
 			return finish()
 		}

@@ -54,7 +54,10 @@ type Options struct {
 	// Authorization_RequestDenied, as Graph does for an app without
 	// GroupMember.Read.All. SetForbidGroups changes it later.
 	ForbidGroups bool
-	Scale        Scale // generated directory; zero: none
+	// RemovedInInitial lists soft-deleted users and groups in initial
+	// rounds too, as {"id":…,"@removed":{"reason":"changed"}} (Graph may).
+	RemovedInInitial bool
+	Scale            Scale // generated directory; zero: none
 	// Listen is the address to serve on; default 127.0.0.1:0.
 	Listen string
 }
@@ -73,6 +76,7 @@ type Server struct {
 	requests     []Request
 	counts       map[string]int
 	churnAfter   string // where Churn goes on from
+	replay       bool   // the next incremental deltaLink replays its round
 }
 
 // Request is one request the server answered, for tests to inspect.

@@ -1,6 +1,8 @@
 package fakegraph
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
@@ -237,5 +239,86 @@ func TestScaleModePagesLazily(t *testing.T) {
 		if len(md) != 1 || md[0].(map[string]any)["@removed"] == nil || md[0].(map[string]any)["id"] != GeneratedUserID(1) {
 			t.Errorf("report %d: %v", i, got[GeneratedUserID(i)])
 		}
+	}
+}
+
+func TestReplayRemovedInInitialAndMalformed(t *testing.T) {
+	s := New(Options{RemovedInInitial: true})
+	defer s.Close()
+	seed(s, 4)
+	s.PutGroup(Group{ID: "g-1", DisplayName: "Eng"})
+	s.PutGroup(Group{ID: "g-2", DisplayName: "Gone"})
+	s.DeleteUser(uid(3), false)
+	s.DeleteUser(uid(2), true)
+	s.DeleteGroup("g-2", false)
+	c := newClient(t, s)
+	entries, dl, _ := c.round(s.GraphBaseURL() + "/users/delta?$select=displayName")
+	got := byID(entries)
+	if len(got) != 3 || got[uid(3)]["@removed"] == nil || got[uid(2)] != nil {
+		t.Errorf("initial round with a soft- and a hard-deleted user: %v", entries)
+	}
+	gents, _, _ := c.round(s.GraphBaseURL() + "/groups/delta")
+	if g := byID(gents); len(g) != 2 || g["g-2"]["@removed"] == nil {
+		t.Errorf("initial groups: %v", gents)
+	}
+
+	u, _ := s.User(uid(0))
+	u.DisplayName = "Renamed"
+	s.PutUser(u)
+	s.ReplayNext()
+	first, dl2, _ := c.round(dl)
+	again, dl3, _ := c.round(dl2)
+	if len(first) != 1 || fmt.Sprint(first) != fmt.Sprint(again) {
+		t.Errorf("replayed round %v, first %v", again, first)
+	}
+	if last, _, _ := c.round(dl3); len(last) != 0 {
+		t.Errorf("replay did not stop: %v", last)
+	}
+
+	s.MalformedNext()
+	req, _ := http.NewRequest(http.MethodGet, dl3, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&v) == nil {
+		t.Errorf("malformed page decoded: %d %v", resp.StatusCode, v)
+	}
+	resp.Body.Close()
+}
+
+// TestConcurrentRoundsAndEdits runs rounds while a writer edits (run
+// under -race).
+func TestConcurrentRoundsAndEdits(t *testing.T) {
+	s := New(Options{PageSize: 3, MemberSplit: 2})
+	defer s.Close()
+	seed(s, 30)
+	s.PutGroup(Group{ID: "g-1", DisplayName: "All"})
+	c := newClient(t, s)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			id := uid(i % 30)
+			if i%7 == 0 {
+				s.DeleteUser(id, i%2 == 0)
+			} else {
+				s.PutUser(User{ID: id, DisplayName: fmt.Sprint("v", i)})
+				s.AddMembers("g-1", id)
+			}
+		}
+	}()
+	_, udl, _ := c.round(s.GraphBaseURL() + "/users/delta")
+	_, gdl, _ := c.round(s.GraphBaseURL() + "/groups/delta")
+	<-done
+	c.round(udl)
+	c.round(gdl)
+	// After the writer stopped, a fresh full round is exactly the directory.
+	entries, _, _ := c.round(s.GraphBaseURL() + "/groups/delta")
+	g, _ := s.Group("g-1")
+	if m := membersOf(entries, "g-1"); len(m) != len(g.Members) {
+		t.Errorf("members %d, want %d", len(m), len(g.Members))
 	}
 }
