@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"fmt"
 	"math/big"
 	"net/url"
 	"strings"
@@ -125,6 +126,17 @@ func TestGraphRejectsMissingAndExpiredTokens(t *testing.T) {
 	time.Sleep(2100 * time.Millisecond)
 	if resp, _ := c.get(s.GraphBaseURL() + "/users/delta"); resp.StatusCode != 401 {
 		t.Errorf("token past its lifetime: %d", resp.StatusCode)
+	}
+	var log []string
+	for _, r := range s.Requests() {
+		log = append(log, fmt.Sprint(r.Method, " ", r.Path, " ", r.Status, " ", r.Token))
+	}
+	tokenPath := "/" + s.TenantID() + "/oauth2/v2.0/token"
+	want := []string{"POST " + tokenPath + " 200 false", "GET /v1.0/users/delta 401 false", "POST " + tokenPath + " 200 false",
+		"GET /v1.0/users/delta 200 true", "GET /v1.0/users/delta 401 false", "POST " + tokenPath + " 200 false",
+		"GET /v1.0/users/delta 200 true", "GET /v1.0/users/delta 401 false"}
+	if fmt.Sprint(log) != fmt.Sprint(want) {
+		t.Errorf("request log\n%v\nwant\n%v", log, want)
 	}
 	if s.TokensIssued() != 3 {
 		t.Errorf("TokensIssued = %d, want 3", s.TokensIssued())
