@@ -9,6 +9,17 @@
 // Pointing azidentity at it: Cloud.ActiveDirectoryAuthorityHost =
 // AuthorityHost(), DisableInstanceDiscovery, Transport = Client(); the Graph
 // SDK: base URL GraphBaseURL(), valid host "127.0.0.1".
+//
+// Token lifetimes: MSAL treats a cached token that expires within five
+// minutes as expired, so a TokenLifetime of 5m+2s makes a real client renew
+// its token after two seconds (a token renewed mid-round), while
+// ExpireTokens invalidates tokens the client still holds as valid (Graph
+// answers 401 InvalidAuthenticationToken until the client gets a new one).
+//
+// Rounds are stateless on the server: next and delta links carry opaque
+// tokens holding the query ($select), the version the round started from
+// and the position; every edit takes a new version, so a deltaLink returns
+// what changed after it, and several clients can page at once.
 package fakegraph
 
 import (
