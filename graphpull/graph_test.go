@@ -579,3 +579,54 @@ func TestCheckpointForAnotherGraphIsFullRound(t *testing.T) {
 		t.Fatalf("%v %+v", err, res)
 	}
 }
+
+func TestScaleRound(t *testing.T) {
+	const users, groups, memberships = 3000, 30, 9000
+	s := fakegraph.New(fakegraph.Options{Scale: fakegraph.Scale{Users: users, Groups: groups, Memberships: memberships}, MemberSplit: 100})
+	defer s.Close()
+	rec := newRecorder(t)
+	res, err := newSource(t, secretConfig(s)).Read(ctxT(t), pull.ReadRequest{}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Full || len(rec.users) != users || len(rec.groups) != groups {
+		t.Fatalf("users %d groups %d", len(rec.users), len(rec.groups))
+	}
+	n := 0
+	for _, g := range rec.groups {
+		n += len(g.members)
+		if !g.complete || g.name == "" {
+			t.Fatalf("group %+v", g)
+		}
+	}
+	if n != memberships {
+		t.Fatalf("memberships %d, want %d", n, memberships)
+	}
+	managers := 0
+	for _, u := range rec.users {
+		if u.Manager == nil {
+			t.Fatal("full round user without a manager verdict")
+		}
+		if *u.Manager != "" {
+			if _, ok := rec.users[*u.Manager]; !ok {
+				t.Fatalf("manager %s not among the users", *u.Manager)
+			}
+			managers++
+		}
+	}
+	if managers != users-1 {
+		t.Fatalf("managers %d", managers)
+	}
+}
+
+func TestUntrustedServerCertificate(t *testing.T) {
+	s := fakegraph.New(fakegraph.Options{})
+	defer s.Close()
+	cfg := secretConfig(s)
+	cfg.RootCAs = x509.NewCertPool() // trusts nothing extra: the fake's self-signed certificate is unknown
+	_, err := newSource(t, cfg).Read(ctxT(t), pull.ReadRequest{}, newRecorder(t))
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "x509") {
+		t.Fatalf("untrusted: %v", err)
+	}
+	t.Logf("untrusted: %v", err)
+}
