@@ -31,6 +31,8 @@ type recorder struct {
 	pages     map[store.Kind]int
 	userSeen  bool
 	failUsers error // returned from User, to abort a round
+	onUser    func() // called once, at the first user
+	onGroup   func() // called once, at the first group
 }
 
 type mergedGroup struct {
@@ -47,6 +49,10 @@ func newRecorder(t *testing.T) *recorder {
 
 func (r *recorder) User(_ context.Context, u pull.User) error {
 	r.userSeen = true
+	if r.onUser != nil {
+		r.onUser()
+		r.onUser = nil
+	}
 	r.events = append(r.events, "user:"+u.ObjectID)
 	if r.failUsers != nil {
 		return r.failUsers
@@ -58,6 +64,10 @@ func (r *recorder) User(_ context.Context, u pull.User) error {
 func (r *recorder) Group(_ context.Context, g pull.Group) error {
 	if r.userSeen {
 		r.t.Errorf("group %s observed after a user", g.ObjectID)
+	}
+	if r.onGroup != nil {
+		r.onGroup()
+		r.onGroup = nil
 	}
 	r.events = append(r.events, "group:"+g.ObjectID)
 	m := r.groups[g.ObjectID]
@@ -368,6 +378,24 @@ func TestResyncRestartsFullRound(t *testing.T) {
 			if s.PendingFaults() != 0 {
 				t.Fatal("fault not served")
 			}
+			if name == "410 Gone" {
+				// The restart follows the 410's Location (a fresh round of
+				// the same query), not a query of its own.
+				rqs := s.Requests()
+				for i, rq := range rqs {
+					if rq.Status != http.StatusGone {
+						continue
+					}
+					for _, next := range rqs[i+1:] {
+						if next.Path == rq.Path {
+							if !strings.HasPrefix(next.Query, "$deltatoken=") || next.Status != http.StatusOK {
+								t.Fatalf("after 410 on %s: %+v", rq.Path, next)
+							}
+							break
+						}
+					}
+				}
+			}
 			// The new checkpoint works incrementally.
 			rec3 := newRecorder(t)
 			if res3, err := src.Read(ctx, pull.ReadRequest{Checkpoint: res2.Checkpoint}, rec3); err != nil || res3.Full || len(rec3.events) != 0 {
@@ -629,4 +657,40 @@ func TestUntrustedServerCertificate(t *testing.T) {
 		t.Fatalf("untrusted: %v", err)
 	}
 	t.Logf("untrusted: %v", err)
+}
+
+func TestResyncMidRound(t *testing.T) {
+	s := fakegraph.New(fakegraph.Options{PageSize: 1})
+	defer s.Close()
+	seedDirectory(s)
+	src := newSource(t, secretConfig(s))
+	ctx := ctxT(t)
+	res, err := src.Read(ctx, pull.ReadRequest{}, newRecorder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PutUser(fakegraph.User{ID: "u-x", UserPrincipalName: "x@contoso.example"})
+	s.PutGroup(fakegraph.Group{ID: "g-x", DisplayName: "X"})
+	s.PutGroup(fakegraph.Group{ID: "g-y", DisplayName: "Y"}) // two group pages
+
+	// Graph refuses the groups stream on its second page: no user was
+	// observed yet, so the round restarts as a full one.
+	rec := newRecorder(t)
+	rec.onGroup = s.GoneNext
+	res2, err := src.Read(ctx, pull.ReadRequest{Checkpoint: res.Checkpoint}, rec)
+	if err != nil || !res2.Full || len(rec.users) != 5 || s.PendingFaults() != 0 {
+		t.Fatalf("groups refused mid-stream: %v full %v %v", err, res2.Full, rec.events)
+	}
+
+	// Refused after users were observed: the round fails (the engine keeps
+	// the old checkpoint; the next round starts over).
+	s.PutUser(fakegraph.User{ID: "u-y", UserPrincipalName: "y@contoso.example"})
+	s.PutUser(fakegraph.User{ID: "u-z", UserPrincipalName: "z@contoso.example"})
+	rec = newRecorder(t)
+	rec.onUser = s.GoneNext
+	_, err = src.Read(ctx, pull.ReadRequest{Checkpoint: res2.Checkpoint}, rec)
+	if !errors.Is(err, ErrResyncRequired) {
+		t.Fatalf("users refused mid-stream: %v", err)
+	}
+	t.Logf("users refused mid-stream: %v", err)
 }

@@ -110,7 +110,7 @@ func (s *Source) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observ
 			return res, err
 		}
 		if r.usersSeen || restarts >= maxRestarts {
-			return pull.Result{}, fmt.Errorf("%w (users already observed in this round; the next round starts over)", rs)
+			return pull.Result{}, fmt.Errorf("%w; users were already observed, so this round is abandoned: run again (or with --full)", rs)
 		}
 		s.log.Warn("graph: delta link refused, restarting as a full round", "stream", rs.what, "reason", rs.reason, "location", rs.location)
 		full, start = true, checkpoint{}
