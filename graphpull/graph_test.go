@@ -30,7 +30,7 @@ type recorder struct {
 	skips     []pull.Skip
 	pages     map[store.Kind]int
 	userSeen  bool
-	failUsers error // returned from User, to abort a round
+	failUsers error  // returned from User, to abort a round
 	onUser    func() // called once, at the first user
 	onGroup   func() // called once, at the first group
 }
