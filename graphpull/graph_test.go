@@ -694,3 +694,28 @@ func TestResyncMidRound(t *testing.T) {
 	}
 	t.Logf("users refused mid-stream: %v", err)
 }
+
+func TestTokenRejectedMidRoundIsRenewed(t *testing.T) {
+	// Graph stops accepting the token azidentity still holds as valid: the
+	// request is sent again with a fresh token and the round goes on.
+	s := fakegraph.New(fakegraph.Options{PageSize: 1})
+	defer s.Close()
+	seedDirectory(s)
+	rec := newRecorder(t)
+	rec.onUser = s.ExpireTokens
+	if _, err := newSource(t, secretConfig(s)).Read(ctxT(t), pull.ReadRequest{}, rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.users) != 4 || s.TokensIssued() != 2 {
+		t.Fatalf("users %d tokens %d", len(rec.users), s.TokensIssued())
+	}
+	unauthorized := 0
+	for _, rq := range s.Requests() {
+		if rq.Status == http.StatusUnauthorized {
+			unauthorized++
+		}
+	}
+	if unauthorized != 1 {
+		t.Fatalf("%d 401s", unauthorized)
+	}
+}

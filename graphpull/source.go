@@ -56,11 +56,12 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc, err := graphHTTPClient(graphTransport)
+	renewing := &renewingCredential{inner: cred}
+	hc, err := graphHTTPClient(graphTransport, reauthHandler{cred: renewing, scope: scope})
 	if err != nil {
 		return nil, err
 	}
-	client, err := newGraphClient(cred, base, scope, hc)
+	client, err := newGraphClient(renewing, base, scope, hc)
 	if err != nil {
 		return nil, err
 	}
