@@ -307,6 +307,9 @@ func TestNestedGroups(t *testing.T) {
 	seedDirectory(s)
 	cfg := secretConfig(s)
 	cfg.Nested = true
+	// The tests-only HTTPClient path: its transport under Graph's middleware
+	// and for the token requests.
+	cfg.RootCAs, cfg.HTTPClient = nil, s.Client()
 	rec := newRecorder(t)
 	if _, err := newSource(t, cfg).Read(ctxT(t), pull.ReadRequest{}, rec); err != nil {
 		t.Fatal(err)
