@@ -722,3 +722,19 @@ func TestTokenRejectedMidRoundIsRenewed(t *testing.T) {
 		t.Fatalf("%d 401s", unauthorized)
 	}
 }
+
+func TestResyncRestartsAreBounded(t *testing.T) {
+	s := fakegraph.New(fakegraph.Options{})
+	defer s.Close()
+	seedDirectory(s)
+	for range 10 {
+		s.GoneNext()
+	}
+	_, err := newSource(t, secretConfig(s)).Read(ctxT(t), pull.ReadRequest{}, newRecorder(t))
+	if !errors.Is(err, ErrResyncRequired) || !strings.Contains(err.Error(), "restarts") {
+		t.Fatalf("%v", err)
+	}
+	if served := 10 - s.PendingFaults(); served != 3 {
+		t.Fatalf("%d 410s served, want 3 (a round and two restarts)", served)
+	}
+}

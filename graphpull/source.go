@@ -110,8 +110,11 @@ func (s *Source) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observ
 		if !errors.As(err, &rs) {
 			return res, err
 		}
-		if r.usersSeen || restarts >= maxRestarts {
+		switch {
+		case r.usersSeen:
 			return pull.Result{}, fmt.Errorf("%w; users were already observed, so this round is abandoned: run again (or with --full)", rs)
+		case restarts >= maxRestarts:
+			return pull.Result{}, fmt.Errorf("%w; still refused after %d full restarts", rs, restarts)
 		}
 		s.log.Warn("graph: delta link refused, restarting as a full round", "stream", rs.what, "reason", rs.reason, "location", rs.location)
 		full, start = true, checkpoint{}
