@@ -738,3 +738,25 @@ func TestResyncRestartsAreBounded(t *testing.T) {
 		t.Fatalf("%d 410s served, want 3 (a round and two restarts)", served)
 	}
 }
+
+func TestRemovedInInitialRound(t *testing.T) {
+	// Graph may list soft-deleted objects in a first round too.
+	s := fakegraph.New(fakegraph.Options{RemovedInInitial: true})
+	defer s.Close()
+	seedDirectory(s)
+	s.DeleteUser("u-dee", false)
+	s.DeleteGroup("g-ops", false)
+	rec := newRecorder(t)
+	if _, err := newSource(t, secretConfig(s)).Read(ctxT(t), pull.ReadRequest{}, rec); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := rec.removal(store.User, "u-dee"); !ok || r != pull.RemovedChanged {
+		t.Fatalf("user: %v", rec.events)
+	}
+	if r, ok := rec.removal(store.Group, "g-ops"); !ok || r != pull.RemovedChanged {
+		t.Fatalf("group: %v", rec.events)
+	}
+	if _, ok := rec.users["u-dee"]; ok || len(rec.users) != 3 {
+		t.Fatalf("users %v", rec.events)
+	}
+}
