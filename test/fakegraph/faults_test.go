@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +321,38 @@ func TestConcurrentRoundsAndEdits(t *testing.T) {
 	g, _ := s.Group("g-1")
 	if m := membersOf(entries, "g-1"); len(m) != len(g.Members) {
 		t.Errorf("members %d, want %d", len(m), len(g.Members))
+	}
+}
+
+func TestScaleNonUserMembers(t *testing.T) {
+	s := New(Options{Scale: Scale{Users: 100, Groups: 25, Memberships: 250, NonUserMembers: true}})
+	defer s.Close()
+	c := newClient(t, s)
+	entries, dl, _ := c.round(s.GraphBaseURL() + "/groups/delta?$select=displayName,members")
+	users, others := 0, map[string]int{}
+	for _, e := range entries {
+		for _, typ := range membersOf([]map[string]any{e}, e["id"].(string)) {
+			if typ == "#microsoft.graph.user" {
+				users++
+			} else {
+				others[typ]++
+			}
+		}
+	}
+	want := map[string]int{"#microsoft.graph.device": 2, "#microsoft.graph.orgContact": 2, "#microsoft.graph.servicePrincipal": 2, "#microsoft.graph.group": 2}
+	if users != 250 || fmt.Sprint(others) != fmt.Sprint(want) {
+		t.Errorf("user memberships %d, others %v", users, others)
+	}
+	if membersOf(entries, GeneratedGroupID(20))[GeneratedGroupID(19)] != "#microsoft.graph.group" {
+		t.Error("group 20 does not nest group 19")
+	}
+	s.AddMembers(GeneratedGroupID(1), "00000000-0000-4000-a000-000000000010")
+	if g, _ := s.Group(GeneratedGroupID(1)); !slices.Contains(g.Members, Member{ID: "00000000-0000-4000-a000-000000000010", Type: TypeDevice}) {
+		t.Errorf("a generated device added by id: %v", g.Members)
+	}
+	s.DeleteGroup(GeneratedGroupID(19), false)
+	inc, _, _ := c.round(dl)
+	if byID(inc)[GeneratedGroupID(19)]["@removed"] == nil || membersOf(inc, GeneratedGroupID(20))[GeneratedGroupID(19)] != "removed" {
+		t.Errorf("after deleting nested group 19: %v", inc)
 	}
 }
