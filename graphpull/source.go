@@ -429,6 +429,10 @@ func (s *Source) Users(ctx context.Context, ids []string, obs pull.Observer) err
 				}
 				continue
 			}
+			if s.unparsable(err) {
+				obs.Skip(ctx, pull.Skip{Kind: store.User, ObjectID: id, Reason: "unreadable user object: " + err.Error()})
+				continue
+			}
 			return describe(err, "users", "GET /users/"+id, s.cfg.TenantID)
 		}
 		obj := userObject(u)
