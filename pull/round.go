@@ -35,6 +35,7 @@ type round struct {
 	uids, gids map[string]string // bridge id -> object id
 
 	seenU, seenG map[string]bool // observed this round (also when skipped or removed)
+	gone         map[string]bool // a dry run's deleted ids: not unmatched
 	removedU     map[string]bool // users removed this round: never added to a group
 	groups       map[string]*groupObs
 	groupOrder   []string
@@ -78,7 +79,7 @@ func newRound(e *Engine, req RunRequest, rec *RunRecord) *round {
 		umap:   map[string]string{}, gmap: map[string]string{},
 		uids: map[string]string{}, gids: map[string]string{},
 		seenU: map[string]bool{}, seenG: map[string]bool{}, removedU: map[string]bool{},
-		groups: map[string]*groupObs{},
+		groups: map[string]*groupObs{}, gone: map[string]bool{},
 	}
 }
 
@@ -205,6 +206,9 @@ func (r *round) dropMap(ctx context.Context, kind store.Kind, obj string) error 
 	if id, ok := fwd[obj]; ok {
 		delete(rev, id)
 		delete(fwd, obj)
+		if r.dry {
+			r.gone[id] = true
+		}
 	}
 	if r.dry {
 		return nil
