@@ -3,6 +3,7 @@ package pull_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -109,7 +110,11 @@ func BenchmarkFullPull(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		st := openStore(b)
-		eng := pull.NewEngine(st, pull.Options{Holder: "bench"})
+		opts := pull.Options{Holder: "bench"}
+		if os.Getenv("SCIMBRIDGE_PULL_BENCH_DEBUG") != "" {
+			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		eng := pull.NewEngine(st, opts)
 		ctx := context.Background()
 		b.StartTimer()
 		start := time.Now()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
@@ -133,6 +134,7 @@ func (r *round) run(ctx context.Context) error {
 		return err
 	}
 	r.pool = newPool(r.e.workers())
+	began := time.Now()
 	res, err := r.req.Source.Read(ctx, ReadRequest{Checkpoint: checkpoint, Full: r.full}, r)
 	perr := r.pool.close()
 	r.pool = nil
@@ -146,22 +148,29 @@ func (r *round) run(ctx context.Context) error {
 	if r.full {
 		r.res.Full = true
 	}
+	r.e.log.Debug("pull: stream applied", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began))
 	if err := r.readyScope(ctx); err != nil {
 		return err
 	}
 	if err := r.finishScope(ctx); err != nil {
 		return err
 	}
+	began = time.Now()
 	if err := r.applyGroups(ctx); err != nil {
 		return err
 	}
+	r.e.log.Debug("pull: groups applied", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began))
+	began, late := time.Now(), len(r.mgrLater)
 	if err := r.resolveManagers(ctx); err != nil {
 		return err
 	}
+	r.e.log.Debug("pull: managers resolved", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began), "late", late)
 	if r.res.Full {
+		began = time.Now()
 		if err := r.sweep(ctx); err != nil {
 			return err
 		}
+		r.e.log.Debug("pull: swept", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began))
 	}
 	r.report()
 	if err := r.plan.flush(ctx); err != nil {
