@@ -341,3 +341,41 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("resource %v, map of u1 %q, of u2 %q", u.Attrs, f.state("pull/graph/map/u/u1"), f.state("pull/graph/map/u/u2"))
 	}
 }
+
+// A member that was not provisioned (disabled) joins its groups in the
+// round that creates it, although that round does not observe the groups.
+func TestPendingMembership(t *testing.T) {
+	f := newFixture(t)
+	f.src.PutGroup("g1", "G1")
+	f.src.PutGroup("g2", "G2")
+	f.src.PutUser(user("u1", "starter@x.example", false))
+	f.src.PutUser(user("u2", "other@x.example", true))
+	f.src.AddMembers("g1", "u1", "u2")
+	f.src.AddMembers("g2", "u1")
+	f.run()
+	if f.state("pull/graph/pending/u1") == nil {
+		t.Fatal("no pending record for the skipped member")
+	}
+	f.src.RemoveMembers("g2", "u1") // left g2 before being provisioned
+	f.run()
+	f.src.PutUser(user("u1", "starter@x.example", true)) // start date: enabled
+	rec := f.run()
+	u := f.mustName(store.User, "starter@x.example")
+	if rec.Counts.Groups != 0 {
+		t.Fatalf("the round observed groups: %+v", rec.Counts)
+	}
+	if !f.members(f.mustName(store.Group, "G1").ID)[u.ID] {
+		t.Error("not added to G1")
+	}
+	if f.members(f.mustName(store.Group, "G2").ID)[u.ID] {
+		t.Error("added to G2, which it left")
+	}
+	if f.state("pull/graph/pending/u1") != nil {
+		t.Error("the pending record is still there")
+	}
+	seq := f.lastSeq()
+	f.run(full)
+	if f.lastSeq() != seq {
+		t.Error("a full replay changed something")
+	}
+}

@@ -17,6 +17,7 @@ const SkipNoDisplayName = "no displayName"
 // applyGroups writes the round's groups, after its users: names, and
 // memberships by the users' bridge ids.
 func (r *round) applyGroups(ctx context.Context) error {
+	r.injectPending()
 	p := newPool(r.e.workers())
 	for _, obj := range r.groupOrder {
 		g := r.groups[obj]
@@ -25,6 +26,9 @@ func (r *round) applyGroups(ctx context.Context) error {
 		}
 	}
 	if err := p.close(); err != nil {
+		return err
+	}
+	if err := r.settlePending(ctx); err != nil {
 		return err
 	}
 	r.groups, r.groupOrder = nil, nil
@@ -97,7 +101,10 @@ func (r *round) upsertGroup(ctx context.Context, obj string, g *groupObs) error 
 	for m, added := range g.members {
 		uid, ok := r.umap[m]
 		if !ok {
-			continue // not provisioned (skipped, out of scope) or not a user
+			// Not provisioned (skipped as disabled, say): the membership
+			// waits for the user.
+			r.pend(m, obj, added)
+			continue
 		}
 		if added && !r.removedU[m] {
 			add[uid] = true

@@ -48,7 +48,9 @@ type round struct {
 	groups       map[string]*groupObs
 	groupOrder   []string
 	mgrLater     []mgrRef
-	reserved     map[string]string // user object id -> the id to create it with (managers seen first)
+	reserved     map[string]string          // user object id -> the id to create it with (managers seen first)
+	pending      map[string]map[string]bool // user object id -> group object ids (pending.go)
+	pendingDirty map[string]bool
 	// unmappedUsers: the tenant held users this source does not map when
 	// the round started, so a new object must be matched by userName.
 	unmappedUsers bool
@@ -93,6 +95,7 @@ func newRound(e *Engine, req RunRequest, rec *RunRecord) *round {
 		uids: map[string]string{}, gids: map[string]string{},
 		seenU: map[string]bool{}, seenG: map[string]bool{}, removedU: map[string]bool{},
 		groups: map[string]*groupObs{}, gone: map[string]bool{}, reserved: map[string]string{},
+		pending: map[string]map[string]bool{}, pendingDirty: map[string]bool{},
 	}
 }
 
@@ -106,6 +109,9 @@ func (r *round) run(ctx context.Context) error {
 	}
 	r.reg = reg
 	if err := r.loadMap(ctx); err != nil {
+		return err
+	}
+	if err := r.loadPending(ctx); err != nil {
 		return err
 	}
 	var checkpoint []byte
@@ -180,6 +186,9 @@ func (r *round) run(ctx context.Context) error {
 		return nil
 	}
 	if err := r.saveScope(ctx); err != nil {
+		return err
+	}
+	if err := r.savePending(ctx); err != nil {
 		return err
 	}
 	if _, err := r.st.PutState(ctx, r.tenant, r.keys.checkpoint(), r.res.Checkpoint, -1); err != nil {
