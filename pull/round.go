@@ -24,6 +24,7 @@ import (
 type round struct {
 	mu     sync.Mutex
 	pool   *pool
+	ctx    context.Context // the round's, for the pool's jobs
 	e      *Engine
 	st     store.Store
 	req    RunRequest
@@ -139,7 +140,7 @@ func (r *round) run(ctx context.Context) error {
 	if err := r.countUnmapped(ctx); err != nil {
 		return err
 	}
-	r.pool = newPool(r.e.workers())
+	r.ctx, r.pool = ctx, newPool(r.e.workers())
 	began := time.Now()
 	res, err := r.req.Source.Read(ctx, ReadRequest{Checkpoint: checkpoint, Full: r.full}, r)
 	perr := r.pool.close()
@@ -361,7 +362,7 @@ func (r *round) Removed(ctx context.Context, rm Removal) error {
 		}
 		return nil
 	case store.User:
-		return r.do(rm.ObjectID, func() error {
+		return r.do(ctx, rm.ObjectID, func(ctx context.Context) error {
 			r.mu.Lock()
 			r.seenU[rm.ObjectID] = true
 			r.removedU[rm.ObjectID] = true

@@ -76,16 +76,18 @@ func (r *round) User(ctx context.Context, u User) error {
 	if err := r.readyScope(ctx); err != nil {
 		return err
 	}
-	return r.do(u.ObjectID, func() error { return r.observeUser(ctx, u) })
+	return r.do(ctx, u.ObjectID, func(ctx context.Context) error { return r.observeUser(ctx, u) })
 }
 
 // do runs job on the round's worker for key, or at once outside the
-// user stream.
-func (r *round) do(key string, job func() error) error {
+// user stream. A queued job runs with the round's context, not the
+// observer call's, which a source may end once the call returned.
+func (r *round) do(ctx context.Context, key string, job func(context.Context) error) error {
 	if r.pool == nil {
-		return job()
+		return job(ctx)
 	}
-	return r.pool.submit(key, job)
+	rctx := r.ctx
+	return r.pool.submit(key, func() error { return job(rctx) })
 }
 
 func (r *round) observeUser(ctx context.Context, u User) error {
