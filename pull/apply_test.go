@@ -379,3 +379,43 @@ func TestPendingMembership(t *testing.T) {
 		t.Error("a full replay changed something")
 	}
 }
+
+// A manager resolves to the bridge id of that user: one created later in
+// the round, one matched to a pushed user, and none when the manager is
+// not provisioned.
+func TestManagers(t *testing.T) {
+	f := newFixture(t)
+	pushedBoss := f.push(store.User, map[string]any{"userName": "boss@x.example", "active": true})
+	f.src.PutUser(withManager(user("u1", "a@x.example", true), "boss"))
+	f.src.PutUser(withManager(user("u2", "b@x.example", true), "off"))
+	f.src.PutUser(withManager(user("u3", "c@x.example", true), "u4"))
+	f.src.PutUser(user("boss", "boss@x.example", true))
+	f.src.PutUser(user("off", "off@x.example", false))
+	f.src.PutUser(user("u4", "d@x.example", true))
+	rec := f.run()
+	if got := manager(f.mustName(store.User, "a@x.example")); got != pushedBoss.ID {
+		t.Errorf("manager matched by userName: %q, want %q", got, pushedBoss.ID)
+	}
+	if got := manager(f.mustName(store.User, "b@x.example")); got != "" {
+		t.Errorf("unprovisioned manager: %q", got)
+	}
+	if got, want := manager(f.mustName(store.User, "c@x.example")), f.mustName(store.User, "d@x.example").ID; got != want {
+		t.Errorf("later manager: %q want %q", got, want)
+	}
+	if rec.Counts.Created != 4 || rec.Counts.Updated != 1 || rec.Skips[pull.SkipDisabled] != 1 {
+		t.Errorf("counts %+v skips %v", rec.Counts, rec.Skips)
+	}
+	// An observation without manager information keeps the manager; an
+	// empty one removes it.
+	u3 := user("u3", "c@x.example", true, "title", "T")
+	f.src.PutUser(u3)
+	f.run()
+	if manager(f.mustName(store.User, "c@x.example")) == "" {
+		t.Error("manager lost by an observation that did not mention it")
+	}
+	f.src.PutUser(withManager(u3, ""))
+	f.run()
+	if got := manager(f.mustName(store.User, "c@x.example")); got != "" {
+		t.Errorf("manager not removed: %q", got)
+	}
+}
