@@ -58,7 +58,11 @@ func (r *round) applyGroup(ctx context.Context, obj string, g *groupObs) error {
 func groupAttrs(stored map[string]any, obj string, g *groupObs) map[string]any {
 	out := make(map[string]any, len(stored)+2+len(g.attrs))
 	maps.Copy(out, stored)
-	maps.Copy(out, g.attrs)
+	for k, v := range g.attrs {
+		if !reserved[k] {
+			out[k] = v
+		}
+	}
 	if g.name != "" {
 		out["displayName"] = g.name
 	}

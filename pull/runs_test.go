@@ -24,9 +24,16 @@ func TestDryRun(t *testing.T) {
 	}
 	f.src.PutGroup("g1", "G")
 	f.src.AddMembers("g1", "u0000", "u0001")
-	rec := f.run(dry)
+	var prog pull.Progress
+	calls := 0
+	rec := f.run(dry, func(r *pull.RunRequest) {
+		r.Progress = func(p pull.Progress) { prog = p; calls++ }
+	})
 	if rec.Counts.Created != n+1 || !rec.DryRun {
 		t.Fatalf("counts %+v", rec.Counts)
+	}
+	if prog.Users != n || prog.Groups != 1 || prog.Memberships != 2 || prog.Pages != rec.Counts.Pages || calls < n/1000 {
+		t.Errorf("progress %+v after %d calls (counts %+v)", prog, calls, rec.Counts)
 	}
 	if f.total(store.User) != 0 || f.total(store.Group) != 0 || f.lastSeq() != 0 {
 		t.Fatal("a dry run wrote resources")

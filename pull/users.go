@@ -345,6 +345,9 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 		delete(out, a)
 	}
 	for k, v := range u.Attrs {
+		if reserved[k] {
+			continue // the store's, never a source's
+		}
 		if k == EnterpriseURN {
 			if em, ok := v.(map[string]any); ok {
 				for sk, sv := range em {
@@ -368,6 +371,10 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 	}
 	return out
 }
+
+// reserved are the attribute names a source's Attrs may not set: the
+// store keeps them outside Attrs.
+var reserved = map[string]bool{"id": true, "meta": true, "schemas": true, "members": true, "groups": true}
 
 // setManager sets (id != "") or removes a user's manager.
 func setManager(a map[string]any, id string) map[string]any {
