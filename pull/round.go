@@ -159,6 +159,9 @@ func (r *round) run(ctx context.Context) error {
 	if err := r.readyScope(ctx); err != nil {
 		return err
 	}
+	if err := r.rescope(ctx); err != nil {
+		return err
+	}
 	if err := r.finishScope(ctx); err != nil {
 		return err
 	}
