@@ -289,3 +289,33 @@ func TestBadRequest(t *testing.T) {
 		}
 	}
 }
+
+// leaseThief is a store whose pull lease another holder takes over after
+// the first acquisition.
+type leaseThief struct {
+	store.Store
+	calls int
+}
+
+func (s *leaseThief) AcquireLease(ctx context.Context, tenant, name, holder string, ttl time.Duration) (bool, error) {
+	s.calls++
+	if s.calls > 1 && ttl > time.Millisecond {
+		return false, nil
+	}
+	return s.Store.AcquireLease(ctx, tenant, name, holder, ttl)
+}
+
+// A run whose lease is lost stops and fails without a checkpoint.
+func TestLeaseLost(t *testing.T) {
+	f := newFixture(t)
+	f.src.PutUser(user("u1", "a@x.example", true))
+	f.src.Block = make(chan struct{}) // never closed: only the lost lease ends the read
+	eng := pull.NewEngine(&leaseThief{Store: f.st}, pull.Options{Holder: "h", LeaseTTL: 30 * time.Millisecond})
+	rec, err := eng.Run(f.ctx, f.req())
+	if err == nil || !strings.Contains(err.Error(), "lease was lost") || rec.Outcome != pull.OutcomeFailed {
+		t.Fatalf("err %v outcome %q", err, rec.Outcome)
+	}
+	if f.state("pull/graph/checkpoint") != nil || f.total(store.User) != 0 {
+		t.Error("a run that lost its lease wrote")
+	}
+}
