@@ -245,7 +245,7 @@ func (r *round) rescope(ctx context.Context) error {
 				continue
 			}
 		}
-		if err := r.leave(ctx, obj, id, false); err != nil {
+		if err := r.leave(ctx, obj, id); err != nil {
 			return err
 		}
 	}
@@ -292,7 +292,7 @@ func (r *round) finishScope(ctx context.Context) error {
 				continue
 			}
 		}
-		if err := r.leave(ctx, obj, id, false); err != nil {
+		if err := r.leave(ctx, obj, id); err != nil {
 			return err
 		}
 	}

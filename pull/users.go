@@ -106,7 +106,7 @@ func (r *round) observeUser(ctx context.Context, u User) error {
 	}
 	if r.scope != nil && !r.scope.userIn(u.ObjectID, name) {
 		if id, ok := r.lookup(store.User, u.ObjectID); ok {
-			return r.leave(ctx, u.ObjectID, id, false)
+			return r.leave(ctx, u.ObjectID, id)
 		}
 		r.skip(store.User, u.ObjectID, SkipOutOfScope)
 		return nil
@@ -179,8 +179,8 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 		return r.planItem(ctx, PlanItem{Kind: store.User, ObjectID: u.ObjectID, Name: name, Action: ActionCreate,
 			Changed: changedPaths(nil, attrs)})
 	}
-	newID := r.reserveID(u.ObjectID)
-	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: userRef(r.tenant, newID), Attrs: attrs}, nil)
+	rid := r.reserveID(u.ObjectID)
+	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: userRef(r.tenant, rid), Attrs: attrs}, nil)
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Attribute == "userName" && !r.unmappedUsers {
 		// Pushed (or pulled by another object) meanwhile: match it.
@@ -448,16 +448,16 @@ func (r *round) removeUser(ctx context.Context, obj string, reason RemovedReason
 	if reason == RemovedDeleted && r.req.Policy.OnDelete == OnDeleteDelete {
 		return r.deleteUser(ctx, obj, id)
 	}
-	return r.leave(ctx, obj, id, true)
+	return r.leave(ctx, obj, id)
 }
 
 // leave disables a user and takes it out of every group: a user removed
 // from the source or gone out of scope.
-func (r *round) leave(ctx context.Context, obj, id string, removed bool) error {
+func (r *round) leave(ctx context.Context, obj, id string) error {
 	if isNewID(id) {
 		return nil
 	}
-	o, err := r.modifyUser(ctx, obj, id, func(a map[string]any) map[string]any {
+	_, err := r.modifyUser(ctx, obj, id, func(a map[string]any) map[string]any {
 		a["active"] = false
 		return a
 	})
@@ -467,7 +467,6 @@ func (r *round) leave(ctx context.Context, obj, id string, removed bool) error {
 	if err != nil {
 		return r.writeErr(store.User, obj, err)
 	}
-	_ = o
 	r.setRemoved(obj)
 	groups, err := r.st.MemberOf(ctx, userRef(r.tenant, id))
 	if err != nil {
