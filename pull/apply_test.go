@@ -419,3 +419,47 @@ func TestManagers(t *testing.T) {
 		t.Errorf("manager not removed: %q", got)
 	}
 }
+
+// Replaying an incremental round (its checkpoint was not stored, say)
+// changes nothing: renames, member changes, removals and managers are all
+// applied idempotently.
+func TestReplayIncremental(t *testing.T) {
+	for _, scoped := range []bool{false, true} {
+		t.Run(map[bool]string{false: "all", true: "scoped"}[scoped], func(t *testing.T) {
+			f := newFixture(t)
+			if scoped {
+				f.pol.Scope = &pull.Scope{Groups: []string{"G"}}
+			}
+			f.src.PutGroup("g1", "G")
+			for _, o := range []string{"u1", "u2", "u3", "u4"} {
+				f.src.PutUser(user(o, o+"@x.example", true))
+			}
+			f.src.AddMembers("g1", "u1", "u2", "u3", "u4")
+			f.run()
+			cp := f.state("pull/graph/checkpoint")
+
+			f.src.PutUser(withManager(user("u1", "renamed@x.example", true), "u5"))
+			f.src.PutUser(user("u5", "u5@x.example", true))
+			f.src.AddMembers("g1", "u5")
+			f.src.RemoveMembers("g1", "u2")
+			f.src.RemoveUser("u3", pull.RemovedChanged)
+			f.src.PutGroup("g1", "G") // touched, same name
+			rec := f.run()
+			if rec.Counts.Created != 1 || rec.Counts.Disabled < 1 {
+				t.Fatalf("round counts %+v", rec.Counts)
+			}
+			seq := f.lastSeq()
+			if _, err := f.st.PutState(f.ctx, tenant, "pull/graph/checkpoint", cp, -1); err != nil {
+				t.Fatal(err)
+			}
+			rec = f.run()
+			if c := rec.Counts; c.Created+c.Updated+c.Disabled+c.Deleted != 0 || c.Unchanged == 0 {
+				t.Errorf("replay counts %+v", rec.Counts)
+			}
+			if got := f.lastSeq(); got != seq {
+				cs, _ := f.st.Changes(f.ctx, tenant, seq, 0)
+				t.Errorf("the replay wrote %d journal entries: %+v", got-seq, cs)
+			}
+		})
+	}
+}
