@@ -1,6 +1,8 @@
 package pull_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/pull"
@@ -461,5 +463,31 @@ func TestReplayIncremental(t *testing.T) {
 				t.Errorf("the replay wrote %d journal entries: %+v", got-seq, cs)
 			}
 		})
+	}
+}
+
+// skipSource reports one skip per object, each with its own reason.
+type skipSource struct{ n int }
+
+func (s skipSource) Kind() store.Source { return store.SourcePullLDAP }
+func (s skipSource) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observer) (pull.Result, error) {
+	for i := range s.n {
+		obs.Skip(ctx, pull.Skip{Kind: store.User, ObjectID: fmt.Sprint(i), Reason: fmt.Sprintf("bad value %d", i)})
+	}
+	return pull.Result{Checkpoint: []byte("x"), Full: true}, nil
+}
+func (s skipSource) Users(context.Context, []string, pull.Observer) error { return nil }
+
+// Skip reasons are counted, but a record keeps a bounded number of them.
+func TestSkipReasonsBounded(t *testing.T) {
+	f := newFixture(t)
+	req := f.req()
+	req.Source = skipSource{n: 500}
+	rec, err := f.eng.Run(f.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counts.Skipped != 500 || len(rec.Skips) != 51 || rec.Skips[pull.SkipOther] != 450 {
+		t.Fatalf("skipped %d, %d reasons, other %d", rec.Counts.Skipped, len(rec.Skips), rec.Skips[pull.SkipOther])
 	}
 }
