@@ -168,6 +168,9 @@ func (s *scopeState) observeGroup(o Group) {
 	for _, n := range o.Nested {
 		g.nested[n] = true
 	}
+	for _, n := range o.NestedRemoved {
+		delete(g.nested, n)
+	}
 }
 
 func (s *scopeState) removeGroup(obj string) {
