@@ -252,8 +252,8 @@ func removalOf(kind store.Kind, id string, obj map[string]any) *pull.Removal {
 // member entries it could not read. full: the round reads everything, so
 // the entry's members are (a slice of) the whole member list. Members that
 // are not users are dropped, except member groups when nested is set
-// (Group.Nested); a removed member group is dropped too (Group has no field
-// for it: nesting only widens scope).
+// (Group.Nested, and Group.NestedRemoved for one taken out, so that the
+// engine narrows the scope at once rather than at the next full round).
 func mapGroup(obj map[string]any, full, nested bool) (g *pull.Group, rem *pull.Removal, skip *pull.Skip, memberSkips []pull.Skip) {
 	r := reader{obj: obj}
 	id := r.str("id")
@@ -296,7 +296,10 @@ func mapGroup(obj map[string]any, full, nested bool) (g *pull.Group, rem *pull.R
 				g.Added = append(g.Added, mid)
 			}
 		case odataGroup:
-			if nested && !removed {
+			switch {
+			case nested && removed:
+				g.NestedRemoved = append(g.NestedRemoved, mid)
+			case nested:
 				g.Nested = append(g.Nested, mid)
 			}
 		}

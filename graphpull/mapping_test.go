@@ -222,7 +222,7 @@ func TestMapGroup(t *testing.T) {
 		t.Fatalf("member skips %+v", ms)
 	}
 	g, _, _, _ = mapGroup(entry, true, true)
-	if !g.MembersComplete || !reflect.DeepEqual(g.Nested, []string{"g2"}) {
+	if !g.MembersComplete || !reflect.DeepEqual(g.Nested, []string{"g2"}) || !reflect.DeepEqual(g.NestedRemoved, []string{"g3"}) {
 		t.Fatalf("full+nested: %+v", g)
 	}
 
