@@ -283,7 +283,7 @@ var badFiles = map[string][]string{
 		`limits.minBodyBytesPerSecond: -1 must not be negative`,
 		`limits.bodyGracePeriod: -5s must be greater than 0`,
 	},
-	"baseurl-path.bad.yaml":      {`baseURL: "https://scim.example.com/a/../b" has a path prefix with characters other than`},
+	"baseurl-path.bad.yaml": {`baseURL: "https://scim.example.com/a/../b" has a path prefix with characters other than`},
 	"pull.bad.yaml": {
 		`tenants[0].pull.interval: 10s must be 0 (on demand only) or at least 1m`,
 		`tenants[0].pull.onDelete: "remove" must be disable or delete`,
