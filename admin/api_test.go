@@ -253,7 +253,9 @@ func TestStartAndRecords(t *testing.T) {
 	if len(rs.Runs) != 1 || rs.Runs[0].ID != run2.ID || rs.Next != run2.ID {
 		t.Fatalf("page 1 = %+v", rs)
 	}
-	f.do(t, "GET", "/admin/api/tenants/acme/pull/runs?limit=1&after="+rs.Next, adminToken, &rs)
+	after := rs.Next
+	rs = runs{}
+	f.do(t, "GET", "/admin/api/tenants/acme/pull/runs?limit=1&after="+after, adminToken, &rs)
 	if len(rs.Runs) != 1 || rs.Runs[0].ID != run.ID || rs.Next != "" {
 		t.Fatalf("page 2 = %+v", rs)
 	}
