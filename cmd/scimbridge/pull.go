@@ -214,7 +214,7 @@ func printRunSummary(w io.Writer, rec pull.RunRecord) {
 		mode = "full"
 	}
 	fmt.Fprintf(w, "%s of tenant %q (run %s, %s): %s in %s\n", kind, rec.Tenant, rec.ID, mode, rec.Outcome,
-		roundDuration(rec.Finished.Sub(rec.Started)))
+		fmtDur(rec.Finished.Sub(rec.Started)))
 	n := rec.Counts
 	fmt.Fprintf(w, "  read:      %d pages, %d users, %d groups, %d memberships\n", n.Pages, n.Users, n.Groups, n.Memberships)
 	verb := ""
@@ -350,7 +350,7 @@ func (c *cli) pullStatus(ctx context.Context, args []string) error {
 		}
 		ts := tenantStatus{Tenant: name, Runs: make([]admin.Run, 0, len(runs))}
 		if iv := cfg.Tenant(name).Pull.Interval; iv > 0 {
-			ts.Interval = iv.String()
+			ts.Interval = fmtDur(iv)
 		}
 		if !next.IsZero() {
 			ts.NextRun = &next
@@ -375,6 +375,9 @@ func (c *cli) pullStatus(ctx context.Context, args []string) error {
 			sched = "every " + ts.Interval + "; next run "
 			if ts.NextRun != nil {
 				sched += ts.NextRun.UTC().Format(time.RFC3339) + " (" + ago(now, *ts.NextRun) + ")"
+				if ts.NextRun.Before(now.Add(-time.Minute)) {
+					sched += ", overdue: is a serve running?"
+				}
 			} else {
 				sched += "not scheduled (no serve is running the schedule)"
 			}
@@ -395,7 +398,7 @@ func (c *cli) pullStatus(ctx context.Context, args []string) error {
 				outcome += " (full)"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Started.UTC().Format(time.RFC3339),
-				roundDuration(time.Duration(r.DurationSeconds*float64(time.Second))), r.Trigger, outcome,
+				fmtDur(time.Duration(r.DurationSeconds*float64(time.Second))), r.Trigger, outcome,
 				r.Counts.Created, r.Counts.Updated, r.Counts.Disabled, r.Counts.Deleted, r.Counts.Unchanged, r.Counts.Skipped, r.Counts.Errors)
 		}
 		if err := tw.Flush(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/scimbridge/scimbridge/graphpull"
@@ -114,11 +115,24 @@ func ago(now, t time.Time) string {
 	d := now.Sub(t)
 	switch {
 	case d < 0:
-		return "in " + roundDuration(-d).String()
+		return "in " + fmtDur(-d)
 	case d < time.Second:
 		return "just now"
 	}
-	return roundDuration(d).String() + " ago"
+	return fmtDur(d) + " ago"
+}
+
+// fmtDur formats d rounded for people, without zero minutes or seconds:
+// 1.2s, 3m4s, 2h, 1h30m.
+func fmtDur(d time.Duration) string {
+	s := roundDuration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // roundDuration rounds d to a precision that reads well: 1.2s, 3m4s, 2h5m.
