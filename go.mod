@@ -5,6 +5,8 @@ go 1.26.8
 replace github.com/google/pprof => github.com/google/pprof v0.0.0-20240409012703-83162a5b38cd
 
 require (
+	github.com/Azure/azure-sdk-for-go/sdk/azcore v1.23.3
+	github.com/Azure/azure-sdk-for-go/sdk/azidentity v1.15.0
 	github.com/FerretDB/FerretDB v1.24.0
 	github.com/dop251/goja v0.0.0-20260311135729-065cd970411c
 	github.com/elimity-com/scim v0.0.0-20260328082225-d5e7ba418946
@@ -23,8 +25,6 @@ require (
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
 	github.com/AlekSi/pointer v1.2.0 // indirect
-	github.com/Azure/azure-sdk-for-go/sdk/azcore v1.23.3 // indirect
-	github.com/Azure/azure-sdk-for-go/sdk/azidentity v1.15.0 // indirect
 	github.com/Azure/azure-sdk-for-go/sdk/internal v1.13.0 // indirect
 	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1 // indirect
 	github.com/FerretDB/wire v0.0.7 // indirect

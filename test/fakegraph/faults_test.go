@@ -1,0 +1,228 @@
+package fakegraph
+
+import (
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestFaults(t *testing.T) {
+	s := New(Options{PageSize: 2})
+	defer s.Close()
+	seed(s, 5)
+	c := newClient(t, s)
+	first := s.GraphBaseURL() + "/users/delta?$select=displayName"
+
+	s.ThrottleNext(2, 1500*time.Millisecond)
+	for range 2 {
+		resp, body := c.get(first)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "2" || errCode(body) != "TooManyRequests" {
+			t.Errorf("throttled: %d Retry-After %q %v", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	_, dl, _ := c.round(first) // the faults are used up
+
+	s.PutUser(User{ID: "u-x", DisplayName: "X"})
+	s.SyncStateNotFoundNext()
+	if resp, body := c.get(dl); resp.StatusCode != http.StatusBadRequest || errCode(body) != "syncStateNotFound" {
+		t.Errorf("syncStateNotFound: %d %v", resp.StatusCode, body)
+	}
+	s.ResyncRequiredNext()
+	if resp, body := c.get(dl); resp.StatusCode != http.StatusBadRequest || errCode(body) != "resyncRequired" {
+		t.Errorf("resyncRequired: %d %v", resp.StatusCode, body)
+	}
+	s.FailNext(http.StatusServiceUnavailable)
+	if resp, _ := c.get(dl); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("FailNext(503): %d", resp.StatusCode)
+	}
+
+	// 410: Location restarts a full round of the same query.
+	s.GoneNext()
+	resp, body := c.get(dl)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusGone || !strings.HasPrefix(loc, s.GraphBaseURL()+"/users/delta?") {
+		t.Fatalf("gone: %d %q %v", resp.StatusCode, loc, body)
+	}
+	full, _, _ := c.round(loc)
+	if len(full) != 6 {
+		t.Errorf("round from Location: %d users, want all 6", len(full))
+	}
+	for _, e := range full {
+		if len(e) != 2 || e["displayName"] == nil {
+			t.Errorf("Location lost $select: %v", e)
+		}
+	}
+	// The old deltaLink still works once the faults are served.
+	inc, _, _ := c.round(dl)
+	if len(inc) != 1 || inc[0]["id"] != "u-x" {
+		t.Errorf("incremental after faults: %v", inc)
+	}
+	if s.PendingFaults() != 0 {
+		t.Errorf("PendingFaults = %d", s.PendingFaults())
+	}
+	var statuses []int
+	for _, r := range s.Requests() {
+		statuses = append(statuses, r.Status)
+	}
+	if statuses[0] != 200 || statuses[1] != 429 { // token, then the 429s
+		t.Errorf("request log statuses %v", statuses)
+	}
+}
+
+func TestForbiddenGroups(t *testing.T) {
+	s := New(Options{ForbidGroups: true})
+	defer s.Close()
+	c := newClient(t, s)
+	resp, body := c.get(s.GraphBaseURL() + "/groups/delta?$select=displayName,members")
+	e := body["error"].(map[string]any)
+	if resp.StatusCode != http.StatusForbidden || e["code"] != "Authorization_RequestDenied" || e["message"] != "Insufficient privileges to complete the operation." {
+		t.Errorf("forbidden: %d %v", resp.StatusCode, body)
+	}
+	if resp, _ := c.get(s.GraphBaseURL() + "/users/delta"); resp.StatusCode != 200 {
+		t.Errorf("users while groups are forbidden: %d", resp.StatusCode)
+	}
+	s.SetForbidGroups(false)
+	if resp, _ := c.get(s.GraphBaseURL() + "/groups/delta"); resp.StatusCode != 200 {
+		t.Errorf("groups once permitted: %d", resp.StatusCode)
+	}
+}
+
+func TestLatestAndMinimal(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	seed(s, 4)
+	c := newClient(t, s)
+	entries, dl, pages := c.round(s.GraphBaseURL() + "/users/delta?$deltatoken=latest&" + userSelect)
+	if len(entries) != 0 || pages != 1 {
+		t.Fatalf("latest returned %d entries", len(entries))
+	}
+	u, _ := s.User(uid(1))
+	u.JobTitle = ""
+	u.Department = "Ops"
+	s.PutUser(u)
+	resp, body := c.get(dl, "Prefer", "return=minimal")
+	if resp.Header.Get("Preference-Applied") != "return=minimal" {
+		t.Error("Preference-Applied missing")
+	}
+	vals := body["value"].([]any)
+	if len(vals) != 1 {
+		t.Fatalf("minimal round: %v", vals)
+	}
+	got := vals[0].(map[string]any)
+	if len(got) != 3 || got["department"] != "Ops" || got["jobTitle"] != nil {
+		t.Errorf("minimal entry %v, want id, department and jobTitle null", got)
+	}
+	if _, ok := got["jobTitle"]; !ok {
+		t.Error("an unset property must come back as null under return=minimal")
+	}
+}
+
+func TestBadTokens(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	c := newClient(t, s)
+	if resp, body := c.get(s.GraphBaseURL() + "/users/delta?$skiptoken=garbage"); resp.StatusCode != 400 {
+		t.Errorf("bad skiptoken: %d %v", resp.StatusCode, body)
+	}
+	if resp, body := c.get(s.GraphBaseURL() + "/users/delta?$deltatoken=garbage"); resp.StatusCode != 400 || errCode(body) != "syncStateNotFound" {
+		t.Errorf("bad deltatoken: %d %v", resp.StatusCode, body)
+	}
+	// A groups token on the users endpoint is not accepted.
+	_, dl, _ := c.round(s.GraphBaseURL() + "/groups/delta")
+	if resp, _ := c.get(strings.Replace(dl, "/groups/", "/users/", 1)); resp.StatusCode != 400 {
+		t.Errorf("groups token on users: %d", resp.StatusCode)
+	}
+	if resp, _ := c.get(s.GraphBaseURL() + "/users"); resp.StatusCode != 400 {
+		t.Errorf("unsupported path: %d", resp.StatusCode)
+	}
+}
+
+func TestScaleModePagesLazily(t *testing.T) {
+	const users, groups, memberships = 20000, 100, 60000
+	s := New(Options{PageSize: 500, MemberSplit: 200, Scale: Scale{Users: users, Groups: groups, Memberships: memberships}})
+	defer s.Close()
+	c := newClient(t, s)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	u := s.GraphBaseURL() + "/users/delta?" + userSelect
+	nUsers, nManagers, pages := 0, 0, 0
+	for u != "" {
+		resp, body := c.get(u)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %v", resp.StatusCode, body)
+		}
+		pages++
+		for _, v := range body["value"].([]any) {
+			e := v.(map[string]any)
+			nUsers++
+			if _, ok := e["manager@delta"]; ok {
+				nManagers++
+			}
+		}
+		u, _ = body["@odata.nextLink"].(string)
+		// The fake holds nothing of the generated directory between pages.
+		s.mu.Lock()
+		held := len(s.dir.users) + len(s.dir.groups)
+		s.mu.Unlock()
+		if held != 0 {
+			t.Fatalf("generated objects materialised: %d", held)
+		}
+	}
+	if nUsers != users || nManagers != users-1 || pages != users/500 {
+		t.Errorf("users %d managers %d pages %d", nUsers, nManagers, pages)
+	}
+	gents, gdl, _ := c.round(s.GraphBaseURL() + "/groups/delta?$select=displayName,members")
+	total := 0
+	seen := map[string]bool{}
+	for _, e := range gents {
+		seen[e["id"].(string)] = true
+		md, _ := e["members@delta"].([]any)
+		if len(md) > 200 {
+			t.Fatalf("slice of %d members", len(md))
+		}
+		total += len(md)
+	}
+	if total != memberships || len(seen) != groups {
+		t.Errorf("memberships %d groups %d", total, len(seen))
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 8<<20 {
+		t.Errorf("heap grew by %d bytes over a full round", grown)
+	}
+
+	// Edits apply on top of the generated directory.
+	g0 := GeneratedGroupID(0)
+	s.RemoveMembers(g0, GeneratedUserID(0))
+	s.DeleteUser(GeneratedUserID(1), true)
+	inc, _, _ := c.round(gdl)
+	m := membersOf(inc, g0)
+	if m[GeneratedUserID(0)] != "removed" || m[GeneratedUserID(1)] != "removed" || len(m) != 2 {
+		t.Errorf("incremental members of group 0: %v", m)
+	}
+	want := map[string]bool{g0: true}
+	for g := range groups {
+		if s.dir.gen.isMember(g, GeneratedUserID(1)) {
+			want[GeneratedGroupID(g)] = true
+		}
+	}
+	if len(byID(inc)) != len(want) || len(want) < 2 {
+		t.Errorf("incremental groups %v, want %v", ids(inc), want)
+	}
+	for g := range want {
+		if g != g0 && membersOf(inc, g)[GeneratedUserID(1)] != "removed" {
+			t.Errorf("group %s: %v", g, membersOf(inc, g))
+		}
+	}
+}
