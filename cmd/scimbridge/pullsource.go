@@ -63,7 +63,7 @@ func pullPolicy(p *config.Pull) pull.Policy {
 
 // graphConfig is graphpull's view of a tenant's pull section: secrets
 // resolved (Load did), the certificate file's content, and caFile's
-// certificates added to the system's.
+// certificates (trusted besides the system's).
 func graphConfig(p *config.Pull, log *slog.Logger) (graphpull.Config, error) {
 	g := p.Graph
 	gc := graphpull.Config{
@@ -85,10 +85,8 @@ func graphConfig(p *config.Pull, log *slog.Logger) (graphpull.Config, error) {
 		}
 	}
 	if len(g.CAPEM) > 0 {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
+		// graphpull trusts the system's roots besides these.
+		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(g.CAPEM) {
 			return graphpull.Config{}, fmt.Errorf("graph.caFile: %s holds no usable PEM certificate", g.CAFile)
 		}
