@@ -303,7 +303,7 @@ func (r *round) unmatched(ctx context.Context, kind store.Kind) error {
 			return fmt.Errorf("pull: list %s resources: %w", kind, err)
 		}
 		for _, res := range page.Resources {
-			if _, ok := ids[res.ID]; ok {
+			if _, ok := ids[res.ID]; ok || r.gone[res.ID] {
 				continue
 			}
 			r.rec.Counts.Unmatched++

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
@@ -15,7 +16,13 @@ import (
 // streams to, and applies users as they come. Groups (and their member
 // changes) are kept until the user stream is over, then applied, so that
 // members resolve to the users of the round.
+//
+// Users are applied by a pool of workers while the source streams; mu
+// guards what they share (the maps, the record, the plan). The steps after
+// the stream run on one goroutine.
 type round struct {
+	mu     sync.Mutex
+	pool   *pool
 	e      *Engine
 	st     store.Store
 	req    RunRequest
@@ -35,10 +42,15 @@ type round struct {
 	uids, gids map[string]string // bridge id -> object id
 
 	seenU, seenG map[string]bool // observed this round (also when skipped or removed)
+	gone         map[string]bool // a dry run's deleted ids: not unmatched
 	removedU     map[string]bool // users removed this round: never added to a group
 	groups       map[string]*groupObs
 	groupOrder   []string
 	mgrLater     []mgrRef
+	reserved     map[string]string // user object id -> the id to create it with (managers seen first)
+	// unmappedUsers: the tenant held users this source does not map when
+	// the round started, so a new object must be matched by userName.
+	unmappedUsers bool
 
 	scope      *scopeState // nil without a scope
 	scopeReady bool
@@ -57,7 +69,8 @@ type groupObs struct {
 // mgrRef is a manager to resolve at the end of the round.
 type mgrRef struct {
 	userObj, mgrObj string
-	unchanged       bool // the user's write counted as unchanged
+	reserved        string // the manager id the user was written with, if reserved
+	unchanged       bool   // the user's write counted as unchanged
 }
 
 // newPrefix marks a dry run's placeholder ids.
@@ -78,7 +91,7 @@ func newRound(e *Engine, req RunRequest, rec *RunRecord) *round {
 		umap:   map[string]string{}, gmap: map[string]string{},
 		uids: map[string]string{}, gids: map[string]string{},
 		seenU: map[string]bool{}, seenG: map[string]bool{}, removedU: map[string]bool{},
-		groups: map[string]*groupObs{},
+		groups: map[string]*groupObs{}, gone: map[string]bool{}, reserved: map[string]string{},
 	}
 }
 
@@ -116,9 +129,18 @@ func (r *round) run(ctx context.Context) error {
 	if r.full {
 		r.rec.Full = true
 	}
+	if err := r.countUnmapped(ctx); err != nil {
+		return err
+	}
+	r.pool = newPool(r.e.workers())
 	res, err := r.req.Source.Read(ctx, ReadRequest{Checkpoint: checkpoint, Full: r.full}, r)
+	perr := r.pool.close()
+	r.pool = nil
 	if err != nil {
 		return fmt.Errorf("pull: read %s: %w", r.req.Source.Kind(), err)
+	}
+	if perr != nil {
+		return fmt.Errorf("pull: read %s: %w", r.req.Source.Kind(), perr)
 	}
 	r.res = res
 	if r.full {
@@ -176,17 +198,58 @@ func (r *round) loadMap(ctx context.Context) error {
 	return nil
 }
 
+// errTaken: the resource is already the identity of another object of
+// this source.
+var errTaken = errors.New("pull: the resource belongs to another source object")
+
+// lookup returns the bridge id of a source object.
+func (r *round) lookup(kind store.Kind, obj string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if kind == store.Group {
+		id, ok := r.gmap[obj]
+		return id, ok
+	}
+	id, ok := r.umap[obj]
+	return id, ok
+}
+
+// objOf returns the source object of a bridge id ("" if none).
+func (r *round) objOf(kind store.Kind, id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if kind == store.Group {
+		return r.gids[id]
+	}
+	return r.uids[id]
+}
+
+func (r *round) setRemoved(obj string) {
+	r.mu.Lock()
+	r.removedU[obj] = true
+	r.mu.Unlock()
+}
+
 // setMap records obj -> id in the identity map (in memory; in the store
-// unless dry).
+// unless dry). errTaken if id is another object's.
 func (r *round) setMap(ctx context.Context, kind store.Kind, obj, id string) error {
+	r.mu.Lock()
 	fwd, rev, key := r.umap, r.uids, r.keys.userMap(obj)
 	if kind == store.Group {
 		fwd, rev, key = r.gmap, r.gids, r.keys.groupMap(obj)
+	}
+	if other, ok := rev[id]; ok && other != obj {
+		r.mu.Unlock()
+		return errTaken
 	}
 	if old, ok := fwd[obj]; ok {
 		delete(rev, old)
 	}
 	fwd[obj], rev[id] = id, obj
+	if kind == store.User {
+		delete(r.reserved, obj)
+	}
+	r.mu.Unlock()
 	if r.dry || isNewID(id) {
 		return nil
 	}
@@ -198,6 +261,7 @@ func (r *round) setMap(ctx context.Context, kind store.Kind, obj, id string) err
 
 // dropMap forgets obj (its resource is gone).
 func (r *round) dropMap(ctx context.Context, kind store.Kind, obj string) error {
+	r.mu.Lock()
 	fwd, rev, key := r.umap, r.uids, r.keys.userMap(obj)
 	if kind == store.Group {
 		fwd, rev, key = r.gmap, r.gids, r.keys.groupMap(obj)
@@ -205,7 +269,11 @@ func (r *round) dropMap(ctx context.Context, kind store.Kind, obj string) error 
 	if id, ok := fwd[obj]; ok {
 		delete(rev, id)
 		delete(fwd, obj)
+		if r.dry {
+			r.gone[id] = true
+		}
 	}
+	r.mu.Unlock()
 	if r.dry {
 		return nil
 	}
@@ -215,14 +283,35 @@ func (r *round) dropMap(ctx context.Context, kind store.Kind, obj string) error 
 	return nil
 }
 
+// countUnmapped finds out whether the tenant holds users this source does
+// not map (then new objects are matched by userName before a create).
+func (r *round) countUnmapped(ctx context.Context) error {
+	page, err := r.st.Query(ctx, r.tenant, store.User, store.Query{})
+	if err != nil {
+		return fmt.Errorf("pull: count users: %w", err)
+	}
+	r.unmappedUsers = page.Total > len(r.umap)
+	return nil
+}
+
 // Page implements Observer.
 func (r *round) Page(ctx context.Context, kind store.Kind) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.rec.Counts.Pages++
 	r.progress.Pages++
-	r.report()
+	r.reportLocked()
 }
 
 func (r *round) report() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reportLocked()
+}
+
+// reportLocked calls the progress function (with mu held, so that it is
+// never called concurrently).
+func (r *round) reportLocked() {
 	if r.req.Progress != nil {
 		r.req.Progress(r.progress)
 	}
@@ -234,7 +323,9 @@ func (r *round) Skip(ctx context.Context, s Skip) {
 }
 
 func (r *round) skip(kind store.Kind, obj, reason string) {
+	r.mu.Lock()
 	r.rec.skip(reason)
+	r.mu.Unlock()
 	r.e.log.Info("pull: skipped", "tenant", r.tenant, "kind", kind, "object", obj, "reason", reason)
 }
 
@@ -242,6 +333,8 @@ func (r *round) skip(kind store.Kind, obj, reason string) {
 func (r *round) Removed(ctx context.Context, rm Removal) error {
 	switch rm.Kind {
 	case store.Group:
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.seenG[rm.ObjectID] = true
 		g := r.group(rm.ObjectID)
 		*g = groupObs{removed: true}
@@ -250,9 +343,13 @@ func (r *round) Removed(ctx context.Context, rm Removal) error {
 		}
 		return nil
 	case store.User:
-		r.seenU[rm.ObjectID] = true
-		r.removedU[rm.ObjectID] = true
-		return r.removeUser(ctx, rm.ObjectID, rm.Reason)
+		return r.do(rm.ObjectID, func() error {
+			r.mu.Lock()
+			r.seenU[rm.ObjectID] = true
+			r.removedU[rm.ObjectID] = true
+			r.mu.Unlock()
+			return r.removeUser(ctx, rm.ObjectID, rm.Reason)
+		})
 	default:
 		r.skip(rm.Kind, rm.ObjectID, fmt.Sprintf("removal of unknown kind %q", rm.Kind))
 		return nil
@@ -266,6 +363,8 @@ func (r *round) Group(ctx context.Context, o Group) error {
 		r.skip(store.Group, "", "no object id")
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.rec.Counts.Groups++
 	r.progress.Groups++
 	r.rec.Counts.Memberships += len(o.Added)
@@ -312,11 +411,19 @@ func (r *round) group(obj string) *groupObs {
 	return g
 }
 
+func (r *round) addError(msg string) {
+	r.mu.Lock()
+	r.rec.addError(msg)
+	r.mu.Unlock()
+}
+
 // planItem adds a dry run's item.
 func (r *round) planItem(ctx context.Context, it PlanItem) error {
 	if !r.dry {
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if isNewID(it.ID) {
 		it.ID = ""
 	}

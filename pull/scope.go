@@ -184,7 +184,7 @@ func (r *round) readyScope(ctx context.Context) error {
 		slices.Sort(ids)
 		switch len(ids) {
 		case 0:
-			r.rec.addError(fmt.Sprintf("scope group %q matches no group", want))
+			r.addError(fmt.Sprintf("scope group %q matches no group", want))
 			r.e.log.Warn("pull: a scope group matches no group", "tenant", r.tenant, "group", want)
 		case 1:
 			s.provisioned[ids[0]] = true

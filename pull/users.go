@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/query"
 )
@@ -36,6 +38,8 @@ const (
 )
 
 func (r *round) count(o outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	c := &r.rec.Counts
 	switch o {
 	case outCreated:
@@ -57,29 +61,49 @@ type managerChange struct {
 	id  string // bridge id; "" removes it
 }
 
-// User implements Observer: it applies the user at once.
+// User implements Observer. The user is applied by one of the round's
+// workers (the same one for every observation of an object, so that they
+// apply in order), which lets the store commit the writes of several users
+// together; the first error of a worker aborts the round.
 func (r *round) User(ctx context.Context, u User) error {
+	r.mu.Lock()
 	r.rec.Counts.Users++
 	r.progress.Users++
 	if r.progress.Users%1000 == 0 {
-		r.report()
+		r.reportLocked()
 	}
+	r.mu.Unlock()
 	if err := r.readyScope(ctx); err != nil {
 		return err
 	}
+	return r.do(u.ObjectID, func() error { return r.observeUser(ctx, u) })
+}
+
+// do runs job on the round's worker for key, or at once outside the
+// user stream.
+func (r *round) do(key string, job func() error) error {
+	if r.pool == nil {
+		return job()
+	}
+	return r.pool.submit(key, job)
+}
+
+func (r *round) observeUser(ctx context.Context, u User) error {
 	if u.ObjectID == "" {
 		r.skip(store.User, "", SkipNoObjectID)
 		return nil
 	}
+	r.mu.Lock()
 	r.seenU[u.ObjectID] = true
 	delete(r.removedU, u.ObjectID)
+	r.mu.Unlock()
 	name, _ := u.Attrs["userName"].(string)
 	if strings.TrimSpace(name) == "" {
 		r.skip(store.User, u.ObjectID, SkipNoUserName)
 		return nil
 	}
 	if r.scope != nil && !r.scope.userIn(u.ObjectID, name) {
-		if id, ok := r.umap[u.ObjectID]; ok {
+		if id, ok := r.lookup(store.User, u.ObjectID); ok {
 			return r.leave(ctx, u.ObjectID, id, false)
 		}
 		r.skip(store.User, u.ObjectID, SkipOutOfScope)
@@ -93,15 +117,23 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 	mgr := managerChange{}
 	var later *mgrRef
 	if u.Manager != nil {
-		if *u.Manager == "" {
+		switch mid, ok := r.lookup(store.User, *u.Manager); {
+		case *u.Manager == "":
 			mgr = managerChange{set: true}
-		} else if mid, ok := r.umap[*u.Manager]; ok {
+		case ok:
 			mgr = managerChange{set: true, id: mid}
-		} else {
+		case r.dry:
 			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager}
+		default:
+			// The manager comes later in the round (or never): point at
+			// the id it will be created with, so that the user is written
+			// once; the end of the round repairs the few that are not.
+			rid := r.reserveID(*u.Manager)
+			mgr = managerChange{set: true, id: rid}
+			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager, reserved: rid}
 		}
 	}
-	id, known := r.umap[u.ObjectID]
+	id, known := r.lookup(store.User, u.ObjectID)
 	if known && !isNewID(id) {
 		o, err := r.updateUser(ctx, u, id, mgr)
 		if errors.Is(err, store.ErrNotFound) {
@@ -122,25 +154,14 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 		return nil
 	}
 	// First contact: a resource of the same userName (pushed, imported,
-	// or created by the admin) becomes this object's.
-	found, err := r.findOne(ctx, store.User, "userName", name)
-	if err != nil {
-		return err
-	}
-	if found != "" {
-		if other, ok := r.uids[found]; ok && other != u.ObjectID {
-			r.skip(store.User, u.ObjectID, SkipUserNameUsed)
-			return nil
-		}
-		if err := r.setMap(ctx, store.User, u.ObjectID, found); err != nil {
+	// or created by the admin) becomes this object's. When the tenant had
+	// no user this source does not map, the store's userName uniqueness
+	// answers that question in the create itself.
+	if r.dry || r.unmappedUsers || !u.Enabled && !r.req.Policy.CreateDisabledUsers {
+		done, err := r.matchUser(ctx, u, name, mgr, later)
+		if done || err != nil {
 			return err
 		}
-		o, err := r.updateUser(ctx, u, found, mgr)
-		if err != nil {
-			return r.writeErr(store.User, u.ObjectID, err)
-		}
-		r.deferManager(later, o)
-		return nil
 	}
 	if !u.Enabled && !r.req.Policy.CreateDisabledUsers {
 		r.skip(store.User, u.ObjectID, SkipDisabled)
@@ -156,13 +177,68 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 		return r.planItem(ctx, PlanItem{Kind: store.User, ObjectID: u.ObjectID, Name: name, Action: ActionCreate,
 			Changed: changedPaths(nil, attrs)})
 	}
-	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: userRef(r.tenant, ""), Attrs: attrs}, nil)
+	newID := r.reserveID(u.ObjectID)
+	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: userRef(r.tenant, newID), Attrs: attrs}, nil)
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Attribute == "userName" && !r.unmappedUsers {
+		// Pushed (or pulled by another object) meanwhile: match it.
+		done, err := r.matchUser(ctx, u, name, mgr, later)
+		if done || err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return r.writeErr(store.User, u.ObjectID, err)
 	}
+	if err := r.setMap(ctx, store.User, u.ObjectID, res.ID); err != nil {
+		if errors.Is(err, errTaken) { // cannot happen for a new id
+			r.skip(store.User, u.ObjectID, SkipUserNameUsed)
+			return nil
+		}
+		return err
+	}
 	r.count(outCreated)
 	r.deferManager(later, outCreated)
-	return r.setMap(ctx, store.User, u.ObjectID, res.ID)
+	return nil
+}
+
+// matchUser looks for an existing user of the same userName and, if there
+// is one, makes it this object's and updates it (done).
+func (r *round) matchUser(ctx context.Context, u User, name string, mgr managerChange, later *mgrRef) (bool, error) {
+	found, err := r.findOne(ctx, store.User, "userName", name)
+	if err != nil || found == "" {
+		return false, err
+	}
+	if err := r.setMap(ctx, store.User, u.ObjectID, found); err != nil {
+		if errors.Is(err, errTaken) {
+			r.skip(store.User, u.ObjectID, SkipUserNameUsed)
+			return true, nil
+		}
+		return true, err
+	}
+	o, err := r.updateUser(ctx, u, found, mgr)
+	if err != nil {
+		return true, r.writeErr(store.User, u.ObjectID, err)
+	}
+	r.deferManager(later, o)
+	return true, nil
+}
+
+// reserveID returns the id a user of obj is created with if it is created
+// in this round: the same for the users naming it as manager before it
+// comes and for its own create.
+func (r *round) reserveID(obj string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id, ok := r.umap[obj]; ok {
+		return id
+	}
+	id, ok := r.reserved[obj]
+	if !ok {
+		id = uuid.NewString()
+		r.reserved[obj] = id
+	}
+	return id
 }
 
 func (r *round) deferManager(m *mgrRef, o outcome) {
@@ -170,7 +246,9 @@ func (r *round) deferManager(m *mgrRef, o outcome) {
 		return
 	}
 	m.unchanged = o == outUnchanged
+	r.mu.Lock()
 	r.mgrLater = append(r.mgrLater, *m)
+	r.mu.Unlock()
 }
 
 // writeErr turns a uniqueness conflict into a skip (two source objects
@@ -178,7 +256,7 @@ func (r *round) deferManager(m *mgrRef, o outcome) {
 func (r *round) writeErr(kind store.Kind, obj string, err error) error {
 	if errors.Is(err, store.ErrConflict) {
 		r.skip(kind, obj, SkipConflict)
-		r.rec.addError(fmt.Sprintf("%s %s: %v", kind, obj, err))
+		r.addError(fmt.Sprintf("%s %s: %v", kind, obj, err))
 		return nil
 	}
 	return fmt.Errorf("pull: write %s %s: %w", kind, obj, err)
@@ -318,6 +396,9 @@ func (r *round) resolveManagers(ctx context.Context) error {
 			continue
 		}
 		mid := r.umap[m.mgrObj]
+		if m.reserved != "" && mid == m.reserved {
+			continue // created with the reserved id: already right
+		}
 		if r.dry && isNewID(id) {
 			continue // planned as a create with its manager
 		}
@@ -351,7 +432,7 @@ func (r *round) resolveManagers(ctx context.Context) error {
 
 // removeUser applies a user's removal from the source.
 func (r *round) removeUser(ctx context.Context, obj string, reason RemovedReason) error {
-	id, ok := r.umap[obj]
+	id, ok := r.lookup(store.User, obj)
 	if !ok {
 		return nil
 	}
@@ -378,13 +459,13 @@ func (r *round) leave(ctx context.Context, obj, id string, removed bool) error {
 		return r.writeErr(store.User, obj, err)
 	}
 	_ = o
-	r.removedU[obj] = true
+	r.setRemoved(obj)
 	groups, err := r.st.MemberOf(ctx, userRef(r.tenant, id))
 	if err != nil {
 		return fmt.Errorf("pull: groups of user %s: %w", id, err)
 	}
 	for _, g := range groups {
-		if err := r.planItem(ctx, PlanItem{Kind: store.Group, ObjectID: r.gids[g.Value], ID: g.Value, Name: g.Display,
+		if err := r.planItem(ctx, PlanItem{Kind: store.Group, ObjectID: r.objOf(store.Group, g.Value), ID: g.Value, Name: g.Display,
 			Action: ActionUpdate, Changed: []string{"members -1"}}); err != nil {
 			return err
 		}
@@ -403,7 +484,7 @@ func (r *round) leave(ctx context.Context, obj, id string, removed bool) error {
 
 // deleteUser deletes a user (onDelete: delete) and forgets it.
 func (r *round) deleteUser(ctx context.Context, obj, id string) error {
-	r.removedU[obj] = true
+	r.setRemoved(obj)
 	if isNewID(id) {
 		return nil
 	}
