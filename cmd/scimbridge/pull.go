@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -33,8 +32,8 @@ const exitBusy = 3 // another process holds the tenant's pull lease
 // pullPlanPage is how many plan items `pull --dry-run` reads at a time.
 const pullPlanPage = 500
 
-// pullLogEvery is how often `pull` logs its progress when stderr is not a
-// terminal.
+// pullLogEvery is how often `pull` prints its progress when stderr is not
+// a terminal.
 const pullLogEvery = 2 * time.Second
 
 // pullCmd runs `scimbridge pull`: one round of a tenant's pull now, in this
@@ -67,8 +66,10 @@ func (c *cli) pullCmd(ctx context.Context, args []string) error {
 	}
 	bar := c.showProgress(*progress)
 	logCfg := cfg.Log
-	if bar && logCfg.Level != "debug" {
-		// Info lines would tear the bar apart; the summary says the same.
+	if logCfg.Level != "debug" {
+		// The engine's info lines (one per skipped object) would bury the
+		// progress and tear a bar apart; the summary counts them, and
+		// log.level: debug shows them.
 		logCfg.Level = "warn"
 	}
 	log, err := logging.New(c.stderr, logCfg)
@@ -92,7 +93,7 @@ func (c *cli) pullCmd(ctx context.Context, args []string) error {
 	eng := pull.NewEngine(st, pull.Options{Holder: holderID(), Logger: log})
 	req := reqs[name]
 	req.DryRun, req.Full, req.Wait, req.Trigger = *dryRun, *full, *wait, pull.TriggerCLI
-	pr := c.newPullProgress(bar, log)
+	pr := c.newPullProgress(bar)
 	req.Progress = pr.update
 	if *wait {
 		fmt.Fprintf(c.stderr, "Pulling tenant %q (waiting for another pull of it to finish, if one is running)...\n", name)
@@ -158,18 +159,18 @@ func pullTenant(cfg *config.Config, name string) (string, error) {
 }
 
 // pullProgress shows a run's progress: a spinner with the counts on a
-// terminal, a log line every pullLogEvery otherwise.
+// terminal, a plain line every pullLogEvery otherwise.
 type pullProgress struct {
 	bar *progressbar.ProgressBar
-	log *slog.Logger
+	w   io.Writer
 
 	mu     sync.Mutex
 	last   pull.Progress
 	logged time.Time
 }
 
-func (c *cli) newPullProgress(bar bool, log *slog.Logger) *pullProgress {
-	p := &pullProgress{log: log, logged: time.Now()}
+func (c *cli) newPullProgress(bar bool) *pullProgress {
+	p := &pullProgress{w: c.stderr, logged: time.Now()}
 	if bar {
 		p.bar = c.newBar(-1, "pulling", progressbar.OptionSpinnerType(14), progressbar.OptionSetElapsedTime(true))
 	}
@@ -188,7 +189,7 @@ func (p *pullProgress) update(pr pull.Progress) {
 	}
 	if time.Since(p.logged) >= pullLogEvery {
 		p.logged = time.Now()
-		p.log.Warn("pull: progress", "pages", pr.Pages, "users", pr.Users, "groups", pr.Groups, "memberships", pr.Memberships)
+		fmt.Fprintf(p.w, "pulling: %s\n", desc)
 	}
 }
 
@@ -259,7 +260,11 @@ func (c *cli) printPlan(ctx context.Context, eng *pull.Engine, rec pull.RunRecor
 		}
 		for _, it := range items {
 			n++
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", it.Action, it.Kind, planName(it), strings.Join(it.Changed, ", "))
+			line := fmt.Sprintf("  %s\t%s\t%s", it.Action, it.Kind, planName(it))
+			if len(it.Changed) > 0 {
+				line += "\t" + strings.Join(it.Changed, ", ")
+			}
+			fmt.Fprintln(tw, line)
 			after = it.Seq
 		}
 		if len(items) < pullPlanPage {

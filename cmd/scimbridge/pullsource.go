@@ -133,9 +133,12 @@ func fmtDur(d time.Duration) string {
 	return s
 }
 
-// roundDuration rounds d to a precision that reads well: 1.2s, 3m4s, 2h5m.
+// roundDuration rounds d to a precision that reads well: 85ms, 1.2s, 3m4s,
+// 2h5m.
 func roundDuration(d time.Duration) time.Duration {
 	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond)
 	case d < time.Minute:
 		return d.Round(100 * time.Millisecond)
 	case d < time.Hour:
