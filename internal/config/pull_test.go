@@ -136,3 +136,44 @@ func TestPullSecretsNeverInErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestExamplePullBlock uncomments the pull block of config.example.yaml
+// and loads it: the example must stay a valid configuration.
+func TestExamplePullBlock(t *testing.T) {
+	b, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	start := -1 // the indentation of "# pull:"
+	for _, line := range strings.Split(string(b), "\n") {
+		trimmed := strings.TrimSpace(line)
+		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		if trimmed == "# pull:" {
+			start = len(indent)
+		}
+		if start < 0 {
+			continue
+		}
+		if !strings.HasPrefix(trimmed, "#") || len(indent) < start {
+			break
+		}
+		block = append(block, indent+strings.TrimPrefix(strings.TrimPrefix(trimmed, "#"), " "))
+	}
+	if len(block) < 10 {
+		t.Fatalf("no pull block found in config.example.yaml (%d lines)", len(block))
+	}
+	yml := "tenants:\n  - name: acme\n" + strings.Join(block, "\n") + "\n"
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, envMap(map[string]string{"ACME_GRAPH_SECRET": "s"}))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, yml)
+	}
+	p := c.Tenant("acme").Pull
+	if p.Interval != 30*time.Minute || p.Scope == nil || p.Graph.ClientSecret.Value != "s" || p.Graph.Certificate != nil {
+		t.Errorf("pull = %+v", p)
+	}
+}
