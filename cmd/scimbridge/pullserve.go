@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/internal/config"
@@ -42,6 +43,37 @@ func startPullSchedule(ctx context.Context, cfg *config.Config, eng *pull.Engine
 	return func() {
 		cancel()
 		<-done
+	}
+}
+
+// waitPullRuns waits, until ctx ends, for the runs this process (holder)
+// started in the background through the admin API to finish, so that they
+// can record their outcome before the store closes. They outlive the
+// request that started them and cannot be cancelled; one still going when
+// ctx ends is logged, and fails when the store closes under it.
+func waitPullRuns(ctx context.Context, eng *pull.Engine, tenants []string, holder string, log *slog.Logger) {
+	for {
+		var running []string
+		for _, t := range tenants {
+			runs, err := eng.Runs(ctx, t, 5)
+			if err != nil {
+				return // ctx ended, or the store fails: nothing to wait for
+			}
+			for _, r := range runs {
+				if r.Outcome == pull.OutcomeRunning && r.Holder == holder {
+					running = append(running, t+"/"+r.ID)
+				}
+			}
+		}
+		if len(running) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			log.Warn("stopping with pull runs still going: they are cut off when the store closes, and the next round converges", "runs", strings.Join(running, ", "))
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

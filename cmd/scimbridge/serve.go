@@ -91,7 +91,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng := pull.NewEngine(st, pull.Options{Holder: holderID(), Logger: log})
+	holder := holderID()
+	eng := pull.NewEngine(st, pull.Options{Holder: holder, Logger: log})
 	adminH, err := admin.NewHandler(admin.Options{
 		Engine: eng,
 		Pull: func(tenant string) (pull.RunRequest, bool) {
@@ -165,6 +166,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	waitPullRuns(sctx, eng, cfg.PullTenants(), holder, log) // pullserve.go
 	log.Info("stopped")
 	return nil
 }
