@@ -3,12 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/scimbridge/scimbridge/pull"
 	"github.com/scimbridge/scimbridge/store"
@@ -17,12 +25,17 @@ import (
 
 // fakeGraphConfig writes a config whose tenant acme pulls from fg (secret
 // in GRAPH_SECRET, fg's certificate in caFile, on demand) into dir, and
-// returns its path and the environment it needs.
-func fakeGraphConfig(t *testing.T, dir string, fg *fakegraph.Server, extra string) (string, map[string]string) {
+// returns its path and the environment it needs. extra is added to the
+// pull section; cred, if set, replaces the clientSecret line.
+func fakeGraphConfig(t *testing.T, dir string, fg *fakegraph.Server, extra string, cred ...string) (string, map[string]string) {
 	t.Helper()
 	ca := filepath.Join(dir, "fakegraph-ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fg.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	credLine := "clientSecret: {env: GRAPH_SECRET}"
+	if len(cred) > 0 {
+		credLine = cred[0]
 	}
 	yml := fmt.Sprintf(`dataDir: %s
 admin:
@@ -36,11 +49,11 @@ tenants:
 %s      graph:
         tenantId: %s
         clientId: %s
-        clientSecret: {env: GRAPH_SECRET}
+        %s
         authorityHost: %s
         graphBaseURL: %s
         caFile: fakegraph-ca.pem
-`, filepath.Join(dir, "data"), extra, fg.TenantID(), fg.ClientID(), fg.AuthorityHost(), fg.GraphBaseURL())
+`, filepath.Join(dir, "data"), extra, fg.TenantID(), fg.ClientID(), credLine, fg.AuthorityHost(), fg.GraphBaseURL())
 	path := filepath.Join(dir, "c.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -170,5 +183,58 @@ func TestPullFromFakeGraph(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := exitCode(err, &stderr); code != 1 || !strings.Contains(out+stderr.String(), "AADSTS") {
 		t.Errorf("wrong secret: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
+	}
+}
+
+// TestPullWithCertificate signs in with a certificate: a PKCS#12 file in
+// the AES/PBES2 encryption OpenSSL 3 writes by default, its password from
+// the environment. A wrong password stops the pull before any request,
+// naming the field.
+func TestPullWithCertificate(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "scimbridge pull"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfx, err := pkcs12.Modern.Encode(key, cert, nil, "pfx-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg := fakegraph.New(fakegraph.Options{ClientCertificates: []*x509.Certificate{cert}})
+	defer fg.Close()
+	fg.PutUser(fakegraph.User{ID: "aaaaaaaa-0000-4000-8000-000000000001", UserPrincipalName: "ada@contoso.example", DisplayName: "Ada"})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.pfx"), pfx, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, env := fakeGraphConfig(t, dir, fg, "", "certificate: {file: app.pfx, password: {env: PFX_PASSWORD}}")
+	delete(env, "GRAPH_SECRET")
+
+	env["PFX_PASSWORD"] = "wrong"
+	_, _, err = runCmd(t, env, "pull", "--config", cfg)
+	if err == nil || !strings.Contains(err.Error(), "tenants[0].pull.graph.certificate") || !strings.Contains(err.Error(), "wrong password") {
+		t.Errorf("wrong password: %v", err)
+	}
+	if n := len(fg.Requests()); n != 0 {
+		t.Errorf("a pull with a wrong certificate password sent %d requests", n)
+	}
+
+	env["PFX_PASSWORD"] = "pfx-password"
+	out, errOut, err := runCmd(t, env, "pull", "--config", cfg)
+	if err != nil || !strings.Contains(out, "created 1,") {
+		t.Fatalf("pull: %v\n%s\n%s", err, out, errOut)
+	}
+	st := openTestStore(t, dir)
+	if _, ok := storeUsers(t, st, "acme")["ada@contoso.example"]; !ok {
+		t.Error("ada was not pulled")
 	}
 }
