@@ -118,10 +118,11 @@ func retryAfter(resp *http.Response) time.Duration {
 }
 
 // graphHTTPClient wraps base in Graph's middleware (telemetry, kiota's
-// defaults) with the bounded retry handler. No overall Client.Timeout: it
-// would also cut the retry handler's waits, which happen inside RoundTrip;
+// defaults) with the bounded retry handler, and the token renewal on 401
+// innermost (so the retry handler also covers a resent request). No
+// overall Client.Timeout: it would also cut the retry handler's waits, which happen inside RoundTrip;
 // the transport bounds connect and response-header time instead.
-func graphHTTPClient(base http.RoundTripper) (*http.Client, error) {
+func graphHTTPClient(base http.RoundTripper, reauth reauthHandler) (*http.Client, error) {
 	kiota, err := khttp.GetDefaultMiddlewaresWithOptions(&khttp.RetryHandlerOptions{
 		MaxRetries: maxRetries, DelaySeconds: retryDelaySeconds, ShouldRetry: shouldRetry,
 	})
@@ -133,6 +134,7 @@ func graphHTTPClient(base http.RoundTripper) (*http.Client, error) {
 		msgraphcore.NewGraphTelemetryHandler(&opts),
 		khttp.NewUrlReplaceHandler(true, msgraphcore.ReplacementPairs),
 	}, kiota...)
+	mw = append(mw, reauth)
 	return &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(base, mw...),
 		// Graph's redirects are followed by kiota's redirect handler; a

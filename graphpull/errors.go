@@ -162,8 +162,10 @@ func unreachable(err error) bool {
 // token request; azidentity's own message is a multi-line dump.
 func authError(afe *azidentity.AuthenticationFailedError, tenant string) error {
 	if afe.RawResponse == nil {
-		msg := firstLine(afe.Error())
-		if unreachable(afe) || strings.Contains(msg, "dial tcp") || strings.Contains(msg, "no such host") {
+		// No HTTP answer from the authority (MSAL wraps the transport
+		// error in its own text, not as a wrapped error).
+		msg := oneLine(afe.Error())
+		if netFailure.MatchString(msg) {
 			return fmt.Errorf("%w: token request for tenant %s: %s", ErrUnreachable, tenant, msg)
 		}
 		return fmt.Errorf("%w (tenant %s): %s", ErrAuthentication, tenant, msg)
@@ -193,6 +195,19 @@ func authError(afe *azidentity.AuthenticationFailedError, tenant string) error {
 		hint = " (check graph.certificate: upload its public certificate to the app registration)"
 	}
 	return fmt.Errorf("%w (tenant %s): %s%s", ErrAuthentication, tenant, desc, hint)
+}
+
+// netFailure matches the transport errors azidentity and MSAL flatten into
+// their messages.
+var netFailure = regexp.MustCompile(`dial tcp|no such host|connection refused|connection reset|i/o timeout|network is unreachable|x509: |tls: `)
+
+// oneLine joins a multi-line message into one line, without azidentity's
+// troubleshooting link.
+func oneLine(s string) string {
+	if i := strings.Index(s, " To troubleshoot, visit"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // firstLine is the first line of s, without Entra's "Trace ID: …" tail.

@@ -56,11 +56,12 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc, err := graphHTTPClient(graphTransport)
+	renewing := &renewingCredential{inner: cred}
+	hc, err := graphHTTPClient(graphTransport, reauthHandler{cred: renewing, scope: scope})
 	if err != nil {
 		return nil, err
 	}
-	client, err := newGraphClient(cred, base, scope, hc)
+	client, err := newGraphClient(renewing, base, scope, hc)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +110,11 @@ func (s *Source) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observ
 		if !errors.As(err, &rs) {
 			return res, err
 		}
-		if r.usersSeen || restarts >= maxRestarts {
-			return pull.Result{}, fmt.Errorf("%w (users already observed in this round; the next round starts over)", rs)
+		switch {
+		case r.usersSeen:
+			return pull.Result{}, fmt.Errorf("%w; users were already observed, so this round is abandoned: run again (or with --full)", rs)
+		case restarts >= maxRestarts:
+			return pull.Result{}, fmt.Errorf("%w; still refused after %d full restarts", rs, restarts)
 		}
 		s.log.Warn("graph: delta link refused, restarting as a full round", "stream", rs.what, "reason", rs.reason, "location", rs.location)
 		full, start = true, checkpoint{}

@@ -341,3 +341,81 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("resource %v, map of u1 %q, of u2 %q", u.Attrs, f.state("pull/graph/map/u/u1"), f.state("pull/graph/map/u/u2"))
 	}
 }
+
+// A member that was not provisioned (disabled) joins its groups in the
+// round that creates it, although that round does not observe the groups.
+func TestPendingMembership(t *testing.T) {
+	f := newFixture(t)
+	f.src.PutGroup("g1", "G1")
+	f.src.PutGroup("g2", "G2")
+	f.src.PutUser(user("u1", "starter@x.example", false))
+	f.src.PutUser(user("u2", "other@x.example", true))
+	f.src.AddMembers("g1", "u1", "u2")
+	f.src.AddMembers("g2", "u1")
+	f.run()
+	if f.state("pull/graph/pending/u1") == nil {
+		t.Fatal("no pending record for the skipped member")
+	}
+	f.src.RemoveMembers("g2", "u1") // left g2 before being provisioned
+	f.run()
+	f.src.PutUser(user("u1", "starter@x.example", true)) // start date: enabled
+	rec := f.run()
+	u := f.mustName(store.User, "starter@x.example")
+	if rec.Counts.Groups != 0 {
+		t.Fatalf("the round observed groups: %+v", rec.Counts)
+	}
+	if !f.members(f.mustName(store.Group, "G1").ID)[u.ID] {
+		t.Error("not added to G1")
+	}
+	if f.members(f.mustName(store.Group, "G2").ID)[u.ID] {
+		t.Error("added to G2, which it left")
+	}
+	if f.state("pull/graph/pending/u1") != nil {
+		t.Error("the pending record is still there")
+	}
+	seq := f.lastSeq()
+	f.run(full)
+	if f.lastSeq() != seq {
+		t.Error("a full replay changed something")
+	}
+}
+
+// A manager resolves to the bridge id of that user: one created later in
+// the round, one matched to a pushed user, and none when the manager is
+// not provisioned.
+func TestManagers(t *testing.T) {
+	f := newFixture(t)
+	pushedBoss := f.push(store.User, map[string]any{"userName": "boss@x.example", "active": true})
+	f.src.PutUser(withManager(user("u1", "a@x.example", true), "boss"))
+	f.src.PutUser(withManager(user("u2", "b@x.example", true), "off"))
+	f.src.PutUser(withManager(user("u3", "c@x.example", true), "u4"))
+	f.src.PutUser(user("boss", "boss@x.example", true))
+	f.src.PutUser(user("off", "off@x.example", false))
+	f.src.PutUser(user("u4", "d@x.example", true))
+	rec := f.run()
+	if got := manager(f.mustName(store.User, "a@x.example")); got != pushedBoss.ID {
+		t.Errorf("manager matched by userName: %q, want %q", got, pushedBoss.ID)
+	}
+	if got := manager(f.mustName(store.User, "b@x.example")); got != "" {
+		t.Errorf("unprovisioned manager: %q", got)
+	}
+	if got, want := manager(f.mustName(store.User, "c@x.example")), f.mustName(store.User, "d@x.example").ID; got != want {
+		t.Errorf("later manager: %q want %q", got, want)
+	}
+	if rec.Counts.Created != 4 || rec.Counts.Updated != 1 || rec.Skips[pull.SkipDisabled] != 1 {
+		t.Errorf("counts %+v skips %v", rec.Counts, rec.Skips)
+	}
+	// An observation without manager information keeps the manager; an
+	// empty one removes it.
+	u3 := user("u3", "c@x.example", true, "title", "T")
+	f.src.PutUser(u3)
+	f.run()
+	if manager(f.mustName(store.User, "c@x.example")) == "" {
+		t.Error("manager lost by an observation that did not mention it")
+	}
+	f.src.PutUser(withManager(u3, ""))
+	f.run()
+	if got := manager(f.mustName(store.User, "c@x.example")); got != "" {
+		t.Errorf("manager not removed: %q", got)
+	}
+}

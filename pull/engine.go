@@ -230,7 +230,7 @@ func (e *Engine) renew(ctx context.Context, cancel context.CancelCauseFunc, tena
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(e.opts.LeaseTTL / 3)
+		t := time.NewTicker(max(e.opts.LeaseTTL/3, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {

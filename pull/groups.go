@@ -17,31 +17,40 @@ const SkipNoDisplayName = "no displayName"
 // applyGroups writes the round's groups, after its users: names, and
 // memberships by the users' bridge ids.
 func (r *round) applyGroups(ctx context.Context) error {
+	r.injectPending()
+	p := newPool(r.e.workers())
 	for _, obj := range r.groupOrder {
 		g := r.groups[obj]
-		_, mapped := r.gmap[obj]
-		switch {
-		case g.removed:
-			// Groups have no active flag: soft-deleted ones go too (a
-			// restore brings them back as a new observation).
-			if mapped {
-				if err := r.deleteGroup(ctx, obj); err != nil {
-					return err
-				}
-			}
-		case r.scope != nil && !r.scope.provisioned[obj]:
-			if mapped { // gone out of scope
-				if err := r.deleteGroup(ctx, obj); err != nil {
-					return err
-				}
-			}
-		default:
-			if err := r.upsertGroup(ctx, obj, g); err != nil {
-				return err
-			}
+		if err := p.submit(obj, func() error { return r.applyGroup(ctx, obj, g) }); err != nil {
+			break
 		}
 	}
+	if err := p.close(); err != nil {
+		return err
+	}
+	if err := r.settlePending(ctx); err != nil {
+		return err
+	}
 	r.groups, r.groupOrder = nil, nil
+	return nil
+}
+
+func (r *round) applyGroup(ctx context.Context, obj string, g *groupObs) error {
+	_, mapped := r.lookup(store.Group, obj)
+	switch {
+	case g.removed:
+		// Groups have no active flag: soft-deleted ones go too (a
+		// restore brings them back as a new observation).
+		if mapped {
+			return r.deleteGroup(ctx, obj)
+		}
+	case r.scope != nil && !r.scope.provisioned[obj]:
+		if mapped { // gone out of scope
+			return r.deleteGroup(ctx, obj)
+		}
+	default:
+		return r.upsertGroup(ctx, obj, g)
+	}
 	return nil
 }
 
@@ -49,7 +58,11 @@ func (r *round) applyGroups(ctx context.Context) error {
 func groupAttrs(stored map[string]any, obj string, g *groupObs) map[string]any {
 	out := make(map[string]any, len(stored)+2+len(g.attrs))
 	maps.Copy(out, stored)
-	maps.Copy(out, g.attrs)
+	for k, v := range g.attrs {
+		if !reserved[k] {
+			out[k] = v
+		}
+	}
 	if g.name != "" {
 		out["displayName"] = g.name
 	}
@@ -58,7 +71,7 @@ func groupAttrs(stored map[string]any, obj string, g *groupObs) map[string]any {
 }
 
 func (r *round) upsertGroup(ctx context.Context, obj string, g *groupObs) error {
-	id, known := r.gmap[obj]
+	id, known := r.lookup(store.Group, obj)
 	if !known {
 		// First contact: the group Entra's push (or an import) created has
 		// the object id as externalId; else a unique displayName.
@@ -66,29 +79,36 @@ func (r *round) upsertGroup(ctx context.Context, obj string, g *groupObs) error 
 		if err != nil {
 			return err
 		}
-		if other, ok := r.gids[found]; ok && other != obj {
+		if other := r.objOf(store.Group, found); other != "" && other != obj {
 			found = ""
 		}
 		if found == "" && g.name != "" {
 			if found, err = r.findOne(ctx, store.Group, "displayName", g.name); err != nil {
 				return err
 			}
-			if other, ok := r.gids[found]; ok && other != obj {
+			if other := r.objOf(store.Group, found); other != "" && other != obj {
 				found = ""
 			}
 		}
 		if found != "" {
-			if err := r.setMap(ctx, store.Group, obj, found); err != nil {
+			err := r.setMap(ctx, store.Group, obj, found)
+			switch {
+			case err == nil:
+				id, known = found, true
+			case !errors.Is(err, errTaken): // taken meanwhile by another object: create
 				return err
 			}
-			id, known = found, true
 		}
 	}
 	add, remove := map[string]bool{}, map[string]bool{}
+	// Users are not written in this phase: their maps are read unlocked.
 	for m, added := range g.members {
 		uid, ok := r.umap[m]
 		if !ok {
-			continue // not provisioned (skipped, out of scope) or not a user
+			// Not provisioned (skipped as disabled, say): the membership
+			// waits for the user.
+			r.pend(m, obj, added)
+			continue
 		}
 		if added && !r.removedU[m] {
 			add[uid] = true
@@ -111,8 +131,8 @@ func (r *round) upsertGroup(ctx context.Context, obj string, g *groupObs) error 
 	}
 	attrs := groupAttrs(nil, obj, g)
 	ids := sortedKeys(add, true)
-	r.count(outCreated)
 	if r.dry {
+		r.count(outCreated)
 		changed := changedPaths(nil, attrs)
 		if len(ids) > 0 {
 			changed = append(changed, "members +"+strconv.Itoa(len(ids)))
@@ -128,9 +148,9 @@ func (r *round) upsertGroup(ctx context.Context, obj string, g *groupObs) error 
 	}
 	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: groupRef(r.tenant, ""), Attrs: attrs}, members)
 	if err != nil {
-		r.rec.Counts.Created--
 		return r.writeErr(store.Group, obj, err)
 	}
+	r.count(outCreated)
 	return r.setMap(ctx, store.Group, obj, res.ID)
 }
 
@@ -211,7 +231,7 @@ func (r *round) updateGroup(ctx context.Context, obj, id string, g *groupObs, ad
 
 // deleteGroup deletes the group of obj and forgets it.
 func (r *round) deleteGroup(ctx context.Context, obj string) error {
-	id := r.gmap[obj]
+	id, _ := r.lookup(store.Group, obj)
 	if isNewID(id) {
 		return r.dropMap(ctx, store.Group, obj)
 	}

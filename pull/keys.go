@@ -19,6 +19,7 @@ import (
 //	pull/<src>/checkpoint          the source's checkpoint of the last complete round
 //	pull/<src>/scope               the scope the scope records were computed for
 //	pull/<src>/scope/g/<object id> a group's name, user members and nested groups (scope only)
+//	pull/<src>/pending/<object id> groups of a user not provisioned yet (pending.go)
 const (
 	leaseName     = "pull"
 	keyLease      = "pull/lease"
@@ -42,3 +43,5 @@ func (k sourceKeys) checkpoint() string           { return k.prefix + "checkpoin
 func (k sourceKeys) scopeDef() string             { return k.prefix + "scope" }
 func (k sourceKeys) scopeGroupPrefix() string     { return k.prefix + "scope/g/" }
 func (k sourceKeys) scopeGroup(obj string) string { return k.prefix + "scope/g/" + obj }
+func (k sourceKeys) pendingPrefix() string        { return k.prefix + "pending/" }
+func (k sourceKeys) pending(obj string) string    { return k.prefix + "pending/" + obj }

@@ -8,7 +8,7 @@ import (
 // defaultWorkers is how many users a round applies at once. The SQLite
 // store commits concurrent writes together (group commit), so a few
 // writers in flight make a first pull several times faster than one.
-const defaultWorkers = 8
+const defaultWorkers = 32
 
 func (e *Engine) workers() int { return defaultWorkers }
 

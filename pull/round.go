@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/store"
@@ -23,6 +24,7 @@ import (
 type round struct {
 	mu     sync.Mutex
 	pool   *pool
+	ctx    context.Context // the round's, for the pool's jobs
 	e      *Engine
 	st     store.Store
 	req    RunRequest
@@ -47,7 +49,9 @@ type round struct {
 	groups       map[string]*groupObs
 	groupOrder   []string
 	mgrLater     []mgrRef
-	reserved     map[string]string // user object id -> the id to create it with (managers seen first)
+	reserved     map[string]string          // user object id -> the id to create it with (managers seen first)
+	pending      map[string]map[string]bool // user object id -> group object ids (pending.go)
+	pendingDirty map[string]bool
 	// unmappedUsers: the tenant held users this source does not map when
 	// the round started, so a new object must be matched by userName.
 	unmappedUsers bool
@@ -92,6 +96,7 @@ func newRound(e *Engine, req RunRequest, rec *RunRecord) *round {
 		uids: map[string]string{}, gids: map[string]string{},
 		seenU: map[string]bool{}, seenG: map[string]bool{}, removedU: map[string]bool{},
 		groups: map[string]*groupObs{}, gone: map[string]bool{}, reserved: map[string]string{},
+		pending: map[string]map[string]bool{}, pendingDirty: map[string]bool{},
 	}
 }
 
@@ -105,6 +110,9 @@ func (r *round) run(ctx context.Context) error {
 	}
 	r.reg = reg
 	if err := r.loadMap(ctx); err != nil {
+		return err
+	}
+	if err := r.loadPending(ctx); err != nil {
 		return err
 	}
 	var checkpoint []byte
@@ -132,7 +140,8 @@ func (r *round) run(ctx context.Context) error {
 	if err := r.countUnmapped(ctx); err != nil {
 		return err
 	}
-	r.pool = newPool(r.e.workers())
+	r.ctx, r.pool = ctx, newPool(r.e.workers())
+	began := time.Now()
 	res, err := r.req.Source.Read(ctx, ReadRequest{Checkpoint: checkpoint, Full: r.full}, r)
 	perr := r.pool.close()
 	r.pool = nil
@@ -146,22 +155,32 @@ func (r *round) run(ctx context.Context) error {
 	if r.full {
 		r.res.Full = true
 	}
+	r.e.log.Debug("pull: stream applied", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began))
 	if err := r.readyScope(ctx); err != nil {
+		return err
+	}
+	if err := r.rescope(ctx); err != nil {
 		return err
 	}
 	if err := r.finishScope(ctx); err != nil {
 		return err
 	}
+	began = time.Now()
 	if err := r.applyGroups(ctx); err != nil {
 		return err
 	}
+	r.e.log.Debug("pull: groups applied", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began))
+	began, late := time.Now(), len(r.mgrLater)
 	if err := r.resolveManagers(ctx); err != nil {
 		return err
 	}
+	r.e.log.Debug("pull: managers resolved", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began), "late", late)
 	if r.res.Full {
+		began = time.Now()
 		if err := r.sweep(ctx); err != nil {
 			return err
 		}
+		r.e.log.Debug("pull: swept", "tenant", r.tenant, "run", r.rec.ID, "took", time.Since(began))
 	}
 	r.report()
 	if err := r.plan.flush(ctx); err != nil {
@@ -171,6 +190,9 @@ func (r *round) run(ctx context.Context) error {
 		return nil
 	}
 	if err := r.saveScope(ctx); err != nil {
+		return err
+	}
+	if err := r.savePending(ctx); err != nil {
 		return err
 	}
 	if _, err := r.st.PutState(ctx, r.tenant, r.keys.checkpoint(), r.res.Checkpoint, -1); err != nil {
@@ -343,7 +365,7 @@ func (r *round) Removed(ctx context.Context, rm Removal) error {
 		}
 		return nil
 	case store.User:
-		return r.do(rm.ObjectID, func() error {
+		return r.do(ctx, rm.ObjectID, func(ctx context.Context) error {
 			r.mu.Lock()
 			r.seenU[rm.ObjectID] = true
 			r.removedU[rm.ObjectID] = true

@@ -24,9 +24,16 @@ func TestDryRun(t *testing.T) {
 	}
 	f.src.PutGroup("g1", "G")
 	f.src.AddMembers("g1", "u0000", "u0001")
-	rec := f.run(dry)
+	var prog pull.Progress
+	calls := 0
+	rec := f.run(dry, func(r *pull.RunRequest) {
+		r.Progress = func(p pull.Progress) { prog = p; calls++ }
+	})
 	if rec.Counts.Created != n+1 || !rec.DryRun {
 		t.Fatalf("counts %+v", rec.Counts)
+	}
+	if prog.Users != n || prog.Groups != 1 || prog.Memberships != 2 || prog.Pages != rec.Counts.Pages || calls < n/1000 {
+		t.Errorf("progress %+v after %d calls (counts %+v)", prog, calls, rec.Counts)
 	}
 	if f.total(store.User) != 0 || f.total(store.Group) != 0 || f.lastSeq() != 0 {
 		t.Fatal("a dry run wrote resources")
@@ -280,5 +287,35 @@ func TestBadRequest(t *testing.T) {
 		if _, err := f.eng.Run(f.ctx, req); err == nil || !strings.HasPrefix(err.Error(), "pull: ") {
 			t.Errorf("%+v: %v", req, err)
 		}
+	}
+}
+
+// leaseThief is a store whose pull lease another holder takes over after
+// the first acquisition.
+type leaseThief struct {
+	store.Store
+	calls int
+}
+
+func (s *leaseThief) AcquireLease(ctx context.Context, tenant, name, holder string, ttl time.Duration) (bool, error) {
+	s.calls++
+	if s.calls > 1 && ttl > time.Millisecond {
+		return false, nil
+	}
+	return s.Store.AcquireLease(ctx, tenant, name, holder, ttl)
+}
+
+// A run whose lease is lost stops and fails without a checkpoint.
+func TestLeaseLost(t *testing.T) {
+	f := newFixture(t)
+	f.src.PutUser(user("u1", "a@x.example", true))
+	f.src.Block = make(chan struct{}) // never closed: only the lost lease ends the read
+	eng := pull.NewEngine(&leaseThief{Store: f.st}, pull.Options{Holder: "h", LeaseTTL: 30 * time.Millisecond})
+	rec, err := eng.Run(f.ctx, f.req())
+	if err == nil || !strings.Contains(err.Error(), "lease was lost") || rec.Outcome != pull.OutcomeFailed {
+		t.Fatalf("err %v outcome %q", err, rec.Outcome)
+	}
+	if f.state("pull/graph/checkpoint") != nil || f.total(store.User) != 0 {
+		t.Error("a run that lost its lease wrote")
 	}
 }

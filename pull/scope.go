@@ -162,14 +162,23 @@ func (r *round) readyScope(ctx context.Context) error {
 		return nil
 	}
 	r.scopeReady = true
+	return r.resolveScope()
+}
+
+// resolveScope computes the scoped groups, their closure and the users in
+// scope from the groups known now.
+func (r *round) resolveScope() error {
 	s := r.scope
-	if r.full { // every group was observed: the others are gone
+	if r.full || r.res.Full { // every group was observed: the others are gone
 		for obj := range s.groups {
 			if !r.seenG[obj] {
 				s.removeGroup(obj)
 			}
 		}
 	}
+	clear(s.provisioned)
+	clear(s.closure)
+	clear(s.in)
 	for _, want := range s.def.Groups {
 		if _, ok := s.groups[want]; ok {
 			s.provisioned[want] = true
@@ -215,6 +224,34 @@ func (r *round) readyScope(ctx context.Context) error {
 	return nil
 }
 
+// rescope ends a round that the source turned into a full one by itself
+// (its checkpoint expired): only now is it known that the groups it did
+// not observe are gone, so the scope is computed again and the users of
+// the round that it no longer covers are disabled.
+func (r *round) rescope(ctx context.Context) error {
+	if r.scope == nil || r.full || !r.res.Full {
+		return nil
+	}
+	if err := r.resolveScope(); err != nil {
+		return err
+	}
+	for _, obj := range slices.Sorted(maps.Keys(r.seenU)) {
+		id, ok := r.umap[obj]
+		if !ok || r.removedU[obj] || r.scope.in[obj] || r.scope.users[strings.ToLower(obj)] {
+			continue
+		}
+		if !isNewID(id) && len(r.scope.users) > 0 {
+			if cur, err := r.st.Get(ctx, userRef(r.tenant, id)); err == nil && r.scope.users[strings.ToLower(store.NameOf(store.User, cur.Attrs))] {
+				continue
+			}
+		}
+		if err := r.leave(ctx, obj, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // fetchBatch is how many users finishScope asks a source for at once.
 const fetchBatch = 100
 
@@ -255,7 +292,7 @@ func (r *round) finishScope(ctx context.Context) error {
 				continue
 			}
 		}
-		if err := r.leave(ctx, obj, id, false); err != nil {
+		if err := r.leave(ctx, obj, id); err != nil {
 			return err
 		}
 	}

@@ -124,3 +124,40 @@ func TestScopeAmbiguousName(t *testing.T) {
 		t.Error("wrong error")
 	}
 }
+
+// A source that restarts as a full round by itself (expired checkpoint)
+// makes the engine remove what vanished, and recompute the scope without
+// the groups that vanished with it.
+func TestSourceRestartsFull(t *testing.T) {
+	f := newFixture(t)
+	f.pol.Scope = &pull.Scope{Groups: []string{"A", "B"}}
+	f.src.PutGroup("ga", "A")
+	f.src.PutGroup("gb", "B")
+	f.src.AddMembers("ga", "u1")
+	f.src.AddMembers("gb", "u2")
+	f.src.PutUser(user("u1", "a@x.example", true))
+	f.src.PutUser(user("u2", "b@x.example", true))
+	f.src.PutUser(user("u3", "c@x.example", true))
+	f.src.AddMembers("ga", "u3")
+	f.run()
+	f.src.VanishUser("u3")
+	f.src.RemoveGroup("gb", pull.RemovedDeleted)
+	f.src.RestartFull = true
+	// The removal of gb is not in a full round's stream: gb just vanished.
+	rec := f.run()
+	if !rec.Full {
+		t.Fatal("the record does not say the round was full")
+	}
+	if isActive(f.mustName(store.User, "c@x.example")) {
+		t.Error("vanished user still active")
+	}
+	if isActive(f.mustName(store.User, "b@x.example")) {
+		t.Error("the user of the vanished scoped group is still active")
+	}
+	if _, ok := f.byName(store.Group, "B"); ok {
+		t.Error("vanished group still there")
+	}
+	if !isActive(f.mustName(store.User, "a@x.example")) {
+		t.Error("a user still in scope was disabled")
+	}
+}

@@ -76,16 +76,18 @@ func (r *round) User(ctx context.Context, u User) error {
 	if err := r.readyScope(ctx); err != nil {
 		return err
 	}
-	return r.do(u.ObjectID, func() error { return r.observeUser(ctx, u) })
+	return r.do(ctx, u.ObjectID, func(ctx context.Context) error { return r.observeUser(ctx, u) })
 }
 
 // do runs job on the round's worker for key, or at once outside the
-// user stream.
-func (r *round) do(key string, job func() error) error {
+// user stream. A queued job runs with the round's context, not the
+// observer call's, which a source may end once the call returned.
+func (r *round) do(ctx context.Context, key string, job func(context.Context) error) error {
 	if r.pool == nil {
-		return job()
+		return job(ctx)
 	}
-	return r.pool.submit(key, job)
+	rctx := r.ctx
+	return r.pool.submit(key, func() error { return job(rctx) })
 }
 
 func (r *round) observeUser(ctx context.Context, u User) error {
@@ -104,7 +106,7 @@ func (r *round) observeUser(ctx context.Context, u User) error {
 	}
 	if r.scope != nil && !r.scope.userIn(u.ObjectID, name) {
 		if id, ok := r.lookup(store.User, u.ObjectID); ok {
-			return r.leave(ctx, u.ObjectID, id, false)
+			return r.leave(ctx, u.ObjectID, id)
 		}
 		r.skip(store.User, u.ObjectID, SkipOutOfScope)
 		return nil
@@ -177,8 +179,8 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 		return r.planItem(ctx, PlanItem{Kind: store.User, ObjectID: u.ObjectID, Name: name, Action: ActionCreate,
 			Changed: changedPaths(nil, attrs)})
 	}
-	newID := r.reserveID(u.ObjectID)
-	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: userRef(r.tenant, newID), Attrs: attrs}, nil)
+	rid := r.reserveID(u.ObjectID)
+	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: userRef(r.tenant, rid), Attrs: attrs}, nil)
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Attribute == "userName" && !r.unmappedUsers {
 		// Pushed (or pulled by another object) meanwhile: match it.
@@ -343,6 +345,9 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 		delete(out, a)
 	}
 	for k, v := range u.Attrs {
+		if reserved[k] {
+			continue // the store's, never a source's
+		}
 		if k == EnterpriseURN {
 			if em, ok := v.(map[string]any); ok {
 				for sk, sv := range em {
@@ -366,6 +371,10 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 	}
 	return out
 }
+
+// reserved are the attribute names a source's Attrs may not set: the
+// store keeps them outside Attrs.
+var reserved = map[string]bool{"id": true, "meta": true, "schemas": true, "members": true, "groups": true}
 
 // setManager sets (id != "") or removes a user's manager.
 func setManager(a map[string]any, id string) map[string]any {
@@ -439,16 +448,16 @@ func (r *round) removeUser(ctx context.Context, obj string, reason RemovedReason
 	if reason == RemovedDeleted && r.req.Policy.OnDelete == OnDeleteDelete {
 		return r.deleteUser(ctx, obj, id)
 	}
-	return r.leave(ctx, obj, id, true)
+	return r.leave(ctx, obj, id)
 }
 
 // leave disables a user and takes it out of every group: a user removed
 // from the source or gone out of scope.
-func (r *round) leave(ctx context.Context, obj, id string, removed bool) error {
+func (r *round) leave(ctx context.Context, obj, id string) error {
 	if isNewID(id) {
 		return nil
 	}
-	o, err := r.modifyUser(ctx, obj, id, func(a map[string]any) map[string]any {
+	_, err := r.modifyUser(ctx, obj, id, func(a map[string]any) map[string]any {
 		a["active"] = false
 		return a
 	})
@@ -458,7 +467,6 @@ func (r *round) leave(ctx context.Context, obj, id string, removed bool) error {
 	if err != nil {
 		return r.writeErr(store.User, obj, err)
 	}
-	_ = o
 	r.setRemoved(obj)
 	groups, err := r.st.MemberOf(ctx, userRef(r.tenant, id))
 	if err != nil {

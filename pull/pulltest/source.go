@@ -27,6 +27,10 @@ type Source struct {
 	PageSize int
 	// FailAfterUsers > 0 makes a Read fail after emitting that many users.
 	FailAfterUsers int
+	// RestartFull makes the next incremental Read find its checkpoint
+	// unusable and read everything instead, saying so in Result.Full (as
+	// Graph's 410 Gone or syncStateNotFound).
+	RestartFull bool
 	// Block, if set, is received from before a Read emits anything (tests
 	// of concurrent runs).
 	Block chan struct{}
@@ -184,6 +188,9 @@ func (s *Source) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observ
 	defer s.mu.Unlock()
 	s.reads++
 	from, full := 0, req.Full || req.Checkpoint == nil
+	if !full && s.RestartFull {
+		s.RestartFull, full = false, true
+	}
 	if !full {
 		v, err := strconv.Atoi(string(req.Checkpoint))
 		if err != nil {

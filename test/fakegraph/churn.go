@@ -2,6 +2,7 @@ package fakegraph
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,11 +64,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, path strin
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"changed": s.Churn(n)})
 	case path == "/_fakegraph/stats" && r.Method == http.MethodGet:
+		s.logMu.Lock()
+		counts := maps.Clone(s.counts)
+		s.logMu.Unlock()
 		s.mu.Lock()
-		counts := make(map[string]int, len(s.counts))
-		for k, v := range s.counts {
-			counts[k] = v
-		}
 		body := map[string]any{"requests": counts, "tokensIssued": s.tokensIssued, "version": s.dir.version}
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, body)

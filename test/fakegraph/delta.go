@@ -55,12 +55,16 @@ func decodeCursor(s, kind string) (cursor, bool) {
 
 func (c cursor) selected(name string) bool { return slices.Contains(c.Select, name) }
 
-// serveGraph answers /v1.0 requests; it reports whether the request
-// carried a valid token.
-func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string) bool {
+// serveGraph answers /v1.0 requests.
+func (s *Server) serveGraph(w *logWriter, r *http.Request, path string) {
 	if !s.checkBearer(w, r) {
-		return false
+		return
 	}
+	w.tokenOK = true
+	s.serveGraphAuthed(w, r, path)
+}
+
+func (s *Server) serveGraphAuthed(w http.ResponseWriter, r *http.Request, path string) {
 	var kind string
 	switch path {
 	case "/v1.0/users/delta":
@@ -72,23 +76,23 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		if len(seg) == 2 && (seg[0] == kindUsers || seg[0] == kindGroups) && seg[1] != "" {
 			if seg[0] == kindGroups && s.groupsForbidden() {
 				writeGraphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-				return true
+				return
 			}
 			if !s.fault(w, seg[0], nil) {
 				s.serveObject(w, r, seg[0], seg[1])
 			}
-			return true
+			return
 		}
 		writeGraphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+seg[0]+"'.")
-		return true
+		return
 	}
 	if r.Method != http.MethodGet {
 		writeGraphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
-		return true
+		return
 	}
 	if kind == kindGroups && s.groupsForbidden() {
 		writeGraphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-		return true
+		return
 	}
 	q := r.URL.Query()
 	var sel []string
@@ -110,7 +114,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		}
 	}
 	if s.fault(w, kind, sel) {
-		return true
+		return
 	}
 
 	s.mu.Lock()
@@ -121,7 +125,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		var ok bool
 		if c, ok = decodeCursor(q.Get("$skiptoken"), kind); !ok {
 			writeGraphError(w, http.StatusBadRequest, "BadRequest", "The $skiptoken is not valid.")
-			return true
+			return
 		}
 	case q.Get("$deltatoken") == "latest":
 		// Sync from now: no data, a deltaLink from the current version.
@@ -130,12 +134,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 			"value":            []any{},
 			"@odata.deltaLink": s.deltaLink(cursor{Kind: kind, Select: sel, Since: s.dir.version}),
 		})
-		return true
+		return
 	case q.Get("$deltatoken") != "":
 		d, ok := decodeCursor(q.Get("$deltatoken"), kind)
 		if !ok {
 			writeGraphError(w, http.StatusBadRequest, "syncStateNotFound", "The sync state generation is not found. The delta token is malformed or expired.")
-			return true
+			return
 		}
 		c = cursor{Kind: kind, Select: d.Select, Initial: d.Initial, Since: d.Since, Upto: s.dir.version}
 	default:
@@ -148,7 +152,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		"value":          value,
 	}
 	if done {
-		body["@odata.deltaLink"] = s.deltaLink(cursor{Kind: kind, Select: c.Select, Since: c.Upto})
+		since := c.Upto
+		if s.replay && !c.Initial {
+			// The next round replays this one's changes (Graph may).
+			s.replay, since = false, c.Since
+		}
+		body["@odata.deltaLink"] = s.deltaLink(cursor{Kind: kind, Select: c.Select, Since: since})
 	} else {
 		body["@odata.nextLink"] = s.GraphBaseURL() + "/" + kind + "/delta?$skiptoken=" + next.encode()
 	}
@@ -156,7 +165,6 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, path string)
 		w.Header().Set("Preference-Applied", "return=minimal")
 	}
 	writeJSON(w, http.StatusOK, body)
-	return true
 }
 
 func (s *Server) deltaLink(c cursor) string {
@@ -267,6 +275,9 @@ func (s *Server) userEntry(c cursor, id string, minimal bool) map[string]any {
 		return nil
 	}
 	if !r.live {
+		if c.Initial && s.opts.RemovedInInitial && r.removed == reasonChanged {
+			return removedEntry(id, r.removed)
+		}
 		if c.Initial || r.removedAt <= c.Since {
 			return nil
 		}
@@ -314,6 +325,10 @@ func (s *Server) emitGroup(out *[]map[string]any, next *cursor, id string, limit
 		return finish()
 	}
 	if !r.live {
+		if c.Initial && s.opts.RemovedInInitial && r.removed == reasonChanged && !resuming {
+			*out = append(*out, removedEntry(id, r.removed))
+			return finish()
+		}
 		if c.Initial || r.removedAt <= c.Since || resuming {
 			return finish()
 		}

@@ -268,6 +268,9 @@ func (d *directory) memberType(id string) string {
 }
 
 func (d *directory) putUser(u User) {
+	if u.ID == "" {
+		panic("fakegraph: PutUser: a user needs an ID")
+	}
 	d.version++
 	v := d.version
 	r := d.lookupUser(u.ID, true)
@@ -306,13 +309,32 @@ func (d *directory) deleteUser(id string, hard bool) {
 	}
 	d.dropMember(id, v)
 	// Its reports lose their manager.
-	d.eachUser(func(u User) {
-		if u.Manager == id {
-			ur := d.lookupUser(u.ID, true)
-			ur.prevManager, ur.u.Manager = id, ""
-			ur.ver["manager"] = v
+	for _, rid := range d.reportsOf(id) {
+		ur := d.lookupUser(rid, true)
+		ur.prevManager, ur.u.Manager = id, ""
+		ur.ver["manager"] = v
+	}
+}
+
+// reportsOf returns the live users whose manager is id: edited users by a
+// scan of the overlay, untouched generated ones by the generator's rule
+// (never a walk of the whole generated directory).
+func (d *directory) reportsOf(id string) []string {
+	var out []string
+	for rid, r := range d.users {
+		if r.live && r.u.Manager == id {
+			out = append(out, rid)
 		}
-	})
+	}
+	if d.gen != nil {
+		for _, rid := range d.gen.reports(id) {
+			if _, edited := d.users[rid]; !edited {
+				out = append(out, rid)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // dropMember removes id from every group it is a direct member of.
@@ -330,6 +352,9 @@ func (d *directory) dropMember(id string, v uint64) {
 }
 
 func (d *directory) putGroup(g Group) {
+	if g.ID == "" {
+		panic("fakegraph: PutGroup: a group needs an ID")
+	}
 	d.version++
 	v := d.version
 	for _, m := range g.Members {
@@ -474,23 +499,6 @@ func (d *directory) nextGroupIDs(after string, n int) []string {
 		return nextIDs(0, nil, d.groupIDs, after, n)
 	}
 	return nextIDs(d.gen.groups, d.gen.groupID, d.groupIDs, after, n)
-}
-
-// eachUser calls fn for every live user, page by page.
-func (d *directory) eachUser(fn func(User)) {
-	after := ""
-	for {
-		ids := d.nextUserIDs(after, 512)
-		if len(ids) == 0 {
-			return
-		}
-		for _, id := range ids {
-			if r := d.lookupUser(id, false); r != nil && r.live {
-				fn(r.u)
-			}
-		}
-		after = ids[len(ids)-1]
-	}
 }
 
 // eachGroup calls fn for every live group with a membership test.

@@ -9,6 +9,17 @@
 // Pointing azidentity at it: Cloud.ActiveDirectoryAuthorityHost =
 // AuthorityHost(), DisableInstanceDiscovery, Transport = Client(); the Graph
 // SDK: base URL GraphBaseURL(), valid host "127.0.0.1".
+//
+// Token lifetimes: MSAL treats a cached token that expires within five
+// minutes as expired, so a TokenLifetime of 5m+2s makes a real client renew
+// its token after two seconds (a token renewed mid-round), while
+// ExpireTokens invalidates tokens the client still holds as valid (Graph
+// answers 401 InvalidAuthenticationToken until the client gets a new one).
+//
+// Rounds are stateless on the server: next and delta links carry opaque
+// tokens holding the query ($select), the version the round started from
+// and the position; every edit takes a new version, so a deltaLink returns
+// what changed after it, and several clients can page at once.
 package fakegraph
 
 import (
@@ -54,7 +65,10 @@ type Options struct {
 	// Authorization_RequestDenied, as Graph does for an app without
 	// GroupMember.Read.All. SetForbidGroups changes it later.
 	ForbidGroups bool
-	Scale        Scale // generated directory; zero: none
+	// RemovedInInitial lists soft-deleted users and groups in initial
+	// rounds too, as {"id":…,"@removed":{"reason":"changed"}} (Graph may).
+	RemovedInInitial bool
+	Scale            Scale // generated directory; zero: none
 	// Listen is the address to serve on; default 127.0.0.1:0.
 	Listen string
 }
@@ -70,9 +84,15 @@ type Server struct {
 	tokensIssued int
 	faults       []fault
 	forbidGroups bool
-	requests     []Request
-	counts       map[string]int
-	churnAfter   string // where Churn goes on from
+
+	// logMu guards the request log apart from mu: a response is logged
+	// while handlers still hold mu.
+	logMu    sync.Mutex
+	requests []Request
+	counts   map[string]int
+
+	churnAfter string // where Churn goes on from
+	replay     bool   // the next incremental deltaLink replays its round
 }
 
 // Request is one request the server answered, for tests to inspect.
@@ -258,16 +278,16 @@ func (s *Server) SetForbidGroups(forbid bool) {
 
 // Requests returns the requests answered so far, oldest first.
 func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	return append([]Request(nil), s.requests...)
 }
 
 // Count returns how many requests were made to a normalised path, e.g.
 // "/v1.0/users/delta" or "/{tenant}/oauth2/v2.0/token".
 func (s *Server) Count(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	return s.counts[path]
 }
 
@@ -289,15 +309,37 @@ func (s *Server) ExpireTokens() {
 	}
 }
 
-// statusRecorder keeps the status for the request log.
-type statusRecorder struct {
+// logWriter records the request in the log when its status is written,
+// before the client can see the response, so that a test that reads Count
+// or Requests right after a response finds it there.
+type logWriter struct {
 	http.ResponseWriter
-	status int
+	s       *Server
+	req     Request
+	logged  bool
+	tokenOK bool
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
+func (w *logWriter) WriteHeader(code int) {
+	w.log(code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	w.log(http.StatusOK)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *logWriter) log(code int) {
+	if w.logged {
+		return
+	}
+	w.logged = true
+	w.req.Status, w.req.Token = code, w.tokenOK
+	w.s.logMu.Lock()
+	w.s.counts[w.req.Path]++
+	w.s.requests = append(w.s.requests, w.req)
+	w.s.logMu.Unlock()
 }
 
 func normalisePath(p string) string {
@@ -308,19 +350,15 @@ func normalisePath(p string) string {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	path := normalisePath(r.URL.Path)
-	var tokenOK bool
+	lw := &logWriter{ResponseWriter: w, s: s, req: Request{Method: r.Method, Path: path, Query: r.URL.RawQuery}}
 	switch {
 	case strings.HasPrefix(path, "/v1.0/"):
-		tokenOK = s.serveGraph(rec, r, path)
+		s.serveGraph(lw, r, path)
 	case strings.HasPrefix(path, "/_fakegraph/"):
-		s.serveControl(rec, r, path)
+		s.serveControl(lw, r, path)
 	default:
-		s.serveLogin(rec, r, path)
+		s.serveLogin(lw, r, path)
 	}
-	s.mu.Lock()
-	s.counts[path]++
-	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Status: rec.status, Token: tokenOK})
-	s.mu.Unlock()
+	lw.log(http.StatusOK)
 }

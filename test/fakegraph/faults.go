@@ -15,6 +15,7 @@ const (
 	faultSyncStateNotFound
 	faultResyncRequired
 	faultStatus
+	faultMalformed
 )
 
 // fault is one scripted failure; the queue is consumed one fault per Graph
@@ -60,6 +61,19 @@ func (s *Server) ResyncRequiredNext() {
 // body (503 and 504 carry Retry-After: 1, as Graph's gateways do).
 func (s *Server) FailNext(status int) { s.push(fault{kind: faultStatus, status: status}) }
 
+// ReplayNext makes the deltaLink that ends the next incremental round
+// start where that round started, so that the round after it returns the
+// same changes again (Graph may replay changes; clients apply idempotently).
+func (s *Server) ReplayNext() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replay = true
+}
+
+// MalformedNext answers the next Graph request with 200 and a body that
+// is not JSON (a truncated page).
+func (s *Server) MalformedNext() { s.push(fault{kind: faultMalformed, status: http.StatusOK}) }
+
 // PendingFaults is the number of scripted faults not yet served.
 func (s *Server) PendingFaults() int {
 	s.mu.Lock()
@@ -95,6 +109,10 @@ func (s *Server) fault(w http.ResponseWriter, kind string, sel []string) bool {
 		writeGraphError(w, f.status, "syncStateNotFound", "The sync state generation is not found.")
 	case faultResyncRequired:
 		writeGraphError(w, f.status, "resyncRequired", "Resync required. Replace any local cached copy with a full resync.")
+	case faultMalformed:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(f.status)
+		_, _ = w.Write([]byte(`{"@odata.context":"` + s.GraphBaseURL() + `/$metadata#` + kind + `","value":[{"id":"`))
 	default:
 		if f.status == http.StatusServiceUnavailable || f.status == http.StatusGatewayTimeout {
 			w.Header().Set("Retry-After", "1")

@@ -1,6 +1,8 @@
 package fakegraph
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
@@ -155,7 +157,7 @@ func TestScaleModePagesLazily(t *testing.T) {
 	runtime.ReadMemStats(&before)
 
 	u := s.GraphBaseURL() + "/users/delta?" + userSelect
-	nUsers, nManagers, pages := 0, 0, 0
+	nUsers, nManagers, pages, udl := 0, 0, 0, ""
 	for u != "" {
 		resp, body := c.get(u)
 		if resp.StatusCode != 200 {
@@ -170,6 +172,7 @@ func TestScaleModePagesLazily(t *testing.T) {
 			}
 		}
 		u, _ = body["@odata.nextLink"].(string)
+		udl, _ = body["@odata.deltaLink"].(string)
 		// The fake holds nothing of the generated directory between pages.
 		s.mu.Lock()
 		held := len(s.dir.users) + len(s.dir.groups)
@@ -224,5 +227,127 @@ func TestScaleModePagesLazily(t *testing.T) {
 		if g != g0 && membersOf(inc, g)[GeneratedUserID(1)] != "removed" {
 			t.Errorf("group %s: %v", g, membersOf(inc, g))
 		}
+	}
+	// The deleted manager's reports (users 11 to 20) lose their manager.
+	uinc, _, _ := c.round(udl)
+	got := byID(uinc)
+	if len(got) != 11 || got[GeneratedUserID(1)]["@removed"] == nil {
+		t.Fatalf("users after deleting user 1: %v", ids(uinc))
+	}
+	for i := 11; i <= 20; i++ {
+		md, _ := got[GeneratedUserID(i)]["manager@delta"].([]any)
+		if len(md) != 1 || md[0].(map[string]any)["@removed"] == nil || md[0].(map[string]any)["id"] != GeneratedUserID(1) {
+			t.Errorf("report %d: %v", i, got[GeneratedUserID(i)])
+		}
+	}
+}
+
+func TestReplayRemovedInInitialAndMalformed(t *testing.T) {
+	s := New(Options{RemovedInInitial: true})
+	defer s.Close()
+	seed(s, 4)
+	s.PutGroup(Group{ID: "g-1", DisplayName: "Eng"})
+	s.PutGroup(Group{ID: "g-2", DisplayName: "Gone"})
+	s.DeleteUser(uid(3), false)
+	s.DeleteUser(uid(2), true)
+	s.DeleteGroup("g-2", false)
+	c := newClient(t, s)
+	entries, dl, _ := c.round(s.GraphBaseURL() + "/users/delta?$select=displayName")
+	got := byID(entries)
+	if len(got) != 3 || got[uid(3)]["@removed"] == nil || got[uid(2)] != nil {
+		t.Errorf("initial round with a soft- and a hard-deleted user: %v", entries)
+	}
+	gents, _, _ := c.round(s.GraphBaseURL() + "/groups/delta")
+	if g := byID(gents); len(g) != 2 || g["g-2"]["@removed"] == nil {
+		t.Errorf("initial groups: %v", gents)
+	}
+
+	u, _ := s.User(uid(0))
+	u.DisplayName = "Renamed"
+	s.PutUser(u)
+	s.ReplayNext()
+	first, dl2, _ := c.round(dl)
+	again, dl3, _ := c.round(dl2)
+	if len(first) != 1 || fmt.Sprint(first) != fmt.Sprint(again) {
+		t.Errorf("replayed round %v, first %v", again, first)
+	}
+	if last, _, _ := c.round(dl3); len(last) != 0 {
+		t.Errorf("replay did not stop: %v", last)
+	}
+
+	s.MalformedNext()
+	req, _ := http.NewRequest(http.MethodGet, dl3, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&v) == nil {
+		t.Errorf("malformed page decoded: %d %v", resp.StatusCode, v)
+	}
+	resp.Body.Close()
+}
+
+// TestConcurrentRoundsAndEdits runs rounds while a writer edits (run
+// under -race).
+func TestConcurrentRoundsAndEdits(t *testing.T) {
+	s := New(Options{PageSize: 3, MemberSplit: 2})
+	defer s.Close()
+	seed(s, 30)
+	s.PutGroup(Group{ID: "g-1", DisplayName: "All"})
+	c := newClient(t, s)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			id := uid(i % 30)
+			if i%7 == 0 {
+				s.DeleteUser(id, i%2 == 0)
+			} else {
+				s.PutUser(User{ID: id, DisplayName: fmt.Sprint("v", i)})
+				s.AddMembers("g-1", id)
+			}
+		}
+	}()
+	_, udl, _ := c.round(s.GraphBaseURL() + "/users/delta")
+	_, gdl, _ := c.round(s.GraphBaseURL() + "/groups/delta")
+	<-done
+	c.round(udl)
+	c.round(gdl)
+	// After the writer stopped, a fresh full round is exactly the directory.
+	entries, _, _ := c.round(s.GraphBaseURL() + "/groups/delta")
+	g, _ := s.Group("g-1")
+	if m := membersOf(entries, "g-1"); len(m) != len(g.Members) {
+		t.Errorf("members %d, want %d", len(m), len(g.Members))
+	}
+}
+
+func TestScaleNonUserMembers(t *testing.T) {
+	s := New(Options{Scale: Scale{Users: 100, Groups: 25, Memberships: 250, NonUserMembers: true}})
+	defer s.Close()
+	c := newClient(t, s)
+	entries, dl, _ := c.round(s.GraphBaseURL() + "/groups/delta?$select=displayName,members")
+	users, others := 0, map[string]int{}
+	for _, e := range entries {
+		for _, typ := range membersOf([]map[string]any{e}, e["id"].(string)) {
+			if typ == "#microsoft.graph.user" {
+				users++
+			} else {
+				others[typ]++
+			}
+		}
+	}
+	want := map[string]int{"#microsoft.graph.device": 2, "#microsoft.graph.orgContact": 2, "#microsoft.graph.servicePrincipal": 2, "#microsoft.graph.group": 2}
+	if users != 250 || fmt.Sprint(others) != fmt.Sprint(want) {
+		t.Errorf("user memberships %d, others %v", users, others)
+	}
+	if membersOf(entries, GeneratedGroupID(20))[GeneratedGroupID(19)] != "#microsoft.graph.group" {
+		t.Error("group 20 does not nest group 19")
+	}
+	s.DeleteGroup(GeneratedGroupID(19), false)
+	inc, _, _ := c.round(dl)
+	if byID(inc)[GeneratedGroupID(19)]["@removed"] == nil || membersOf(inc, GeneratedGroupID(20))[GeneratedGroupID(19)] != "removed" {
+		t.Errorf("after deleting nested group 19: %v", inc)
 	}
 }

@@ -13,6 +13,10 @@ import (
 // run. Edits made through the Server apply on top of them.
 type Scale struct {
 	Users, Groups, Memberships int
+	// NonUserMembers adds to every tenth group (from the second on) a
+	// device, a contact and a service principal, and nests the group before
+	// it, beyond the Memberships user memberships.
+	NonUserMembers bool
 }
 
 // Generated ids are GUID-shaped and sort in index order.
@@ -24,13 +28,14 @@ const (
 // generator derives the scale directory from indices.
 type generator struct {
 	users, groups, memberships int
+	nonUser                    bool
 }
 
 func newGenerator(s Scale) *generator {
 	if s.Users <= 0 && s.Groups <= 0 {
 		return nil
 	}
-	g := &generator{users: max(s.Users, 0), groups: max(s.Groups, 0), memberships: max(s.Memberships, 0)}
+	g := &generator{users: max(s.Users, 0), groups: max(s.Groups, 0), memberships: max(s.Memberships, 0), nonUser: s.NonUserMembers}
 	if g.users == 0 || g.groups == 0 {
 		g.memberships = 0
 	}
@@ -88,6 +93,19 @@ func (g *generator) user(i int) User {
 	return u
 }
 
+// reports returns the generated users whose generated manager is id.
+func (g *generator) reports(id string) []string {
+	i, ok := g.userIndex(id)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for j := 10*i + 1; j <= 10*i+10 && j < g.users; j++ {
+		out = append(out, g.userID(j))
+	}
+	return out
+}
+
 func (g *generator) userByID(id string) (User, bool) {
 	i, ok := g.userIndex(id)
 	if !ok {
@@ -111,8 +129,26 @@ func (g *generator) memberCount(gi int) int {
 
 func (g *generator) memberStart(gi int) int { return int((int64(gi) * 7919) % int64(g.users)) }
 
-func (g *generator) isMember(gi int, userID string) bool {
-	ui, ok := g.userIndex(userID)
+// extraMembers are group gi's members that are not users (NonUserMembers).
+func (g *generator) extraMembers(gi int) []Member {
+	if !g.nonUser || gi == 0 || gi%10 != 0 {
+		return nil
+	}
+	return []Member{
+		{ID: fmt.Sprintf("00000000-0000-4000-a000-%012d", gi), Type: TypeDevice},
+		{ID: fmt.Sprintf("00000000-0000-4000-b000-%012d", gi), Type: TypeContact},
+		{ID: fmt.Sprintf("00000000-0000-4000-c000-%012d", gi), Type: TypeServicePrincipal},
+		{ID: g.groupID(gi - 1), Type: TypeGroup},
+	}
+}
+
+func (g *generator) isMember(gi int, memberID string) bool {
+	for _, m := range g.extraMembers(gi) {
+		if m.ID == memberID {
+			return true
+		}
+	}
+	ui, ok := g.userIndex(memberID)
 	if !ok {
 		return false
 	}
@@ -135,5 +171,6 @@ func (g *generator) groupByID(id string) (Group, bool) {
 	for j := range n {
 		gr.Members[j] = Member{ID: g.userID((start + j) % g.users), Type: TypeUser}
 	}
+	gr.Members = append(gr.Members, g.extraMembers(gi)...)
 	return gr, true
 }

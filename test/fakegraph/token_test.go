@@ -8,8 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +130,17 @@ func TestGraphRejectsMissingAndExpiredTokens(t *testing.T) {
 	if resp, _ := c.get(s.GraphBaseURL() + "/users/delta"); resp.StatusCode != 401 {
 		t.Errorf("token past its lifetime: %d", resp.StatusCode)
 	}
+	var log []string
+	for _, r := range s.Requests() {
+		log = append(log, fmt.Sprint(r.Method, " ", r.Path, " ", r.Status, " ", r.Token))
+	}
+	tokenPath := "/" + s.TenantID() + "/oauth2/v2.0/token"
+	want := []string{"POST " + tokenPath + " 200 false", "GET /v1.0/users/delta 401 false", "POST " + tokenPath + " 200 false",
+		"GET /v1.0/users/delta 200 true", "GET /v1.0/users/delta 401 false", "POST " + tokenPath + " 200 false",
+		"GET /v1.0/users/delta 200 true", "GET /v1.0/users/delta 401 false"}
+	if fmt.Sprint(log) != fmt.Sprint(want) {
+		t.Errorf("request log\n%v\nwant\n%v", log, want)
+	}
 	if s.TokensIssued() != 3 {
 		t.Errorf("TokensIssued = %d, want 3", s.TokensIssued())
 	}
@@ -226,5 +241,52 @@ func TestAzidentity(t *testing.T) {
 	}
 	if n := s.Count("/" + s.TenantID() + "/v2.0/.well-known/openid-configuration"); n == 0 {
 		t.Error("MSAL did not read the tenant metadata")
+	}
+}
+
+func TestParseCertificates(t *testing.T) {
+	cert, _ := appCert(t)
+	f := filepath.Join(t.TempDir(), "app.pem")
+	if err := os.WriteFile(f, append([]byte("junk\n"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := ParseCertificates(f)
+	if err != nil || len(certs) != 1 || !certs[0].Equal(cert) {
+		t.Fatalf("ParseCertificates: %v %v", certs, err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.pem")
+	os.WriteFile(empty, []byte("nothing"), 0o600)
+	if _, err := ParseCertificates(empty); err == nil || !strings.Contains(err.Error(), "no PEM CERTIFICATE") {
+		t.Errorf("no certificate: %v", err)
+	}
+}
+
+// TestAzidentityRenewsShortTokens proves the package doc's advice: with a
+// lifetime just over MSAL's five-minute margin, a real client renews its
+// token once the margin is reached.
+func TestAzidentityRenewsShortTokens(t *testing.T) {
+	s := New(Options{TokenLifetime: 5*time.Minute + time.Second})
+	defer s.Close()
+	co := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: s.AuthorityHost()}, Transport: s.Client()}
+	cred, err := azidentity.NewClientSecretCredential(s.TenantID(), s.ClientID(), s.ClientSecret(), &azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}}
+	ctx := context.Background()
+	first, err := cred.GetToken(ctx, scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := cred.GetToken(ctx, scopes); again.Token != first.Token {
+		t.Error("a fresh token was not cached")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	renewed, err := cred.GetToken(ctx, scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if renewed.Token == first.Token || s.TokensIssued() != 2 {
+		t.Errorf("token not renewed inside MSAL's margin: issued %d", s.TokensIssued())
 	}
 }

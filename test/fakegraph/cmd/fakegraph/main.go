@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		memberSplit  = fs.Int("member-split", 500, "most members per group entry (bigger groups span entries); 0: no split")
 		emptyEvery   = fs.Int("empty-page-every", 0, "an empty page after every N pages; 0: none")
 		lifetime     = fs.Duration("token-lifetime", time.Hour, "access token lifetime")
+		nonUser      = fs.Bool("non-user-members", false, "every tenth group also holds a device, a contact, a service principal and a nested group")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := fakegraph.Options{
 		TenantID: *tenant, ClientID: *clientID, ClientSecret: *clientSecret,
 		PageSize: *pageSize, MemberSplit: *memberSplit, EmptyPageEvery: *emptyEvery, TokenLifetime: *lifetime,
-		Scale:  fakegraph.Scale{Users: *users, Groups: *groups, Memberships: *memberships},
+		Scale:  fakegraph.Scale{Users: *users, Groups: *groups, Memberships: *memberships, NonUserMembers: *nonUser},
 		Listen: *listen,
 	}
 	if *certFile != "" {
