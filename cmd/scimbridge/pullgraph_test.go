@@ -18,6 +18,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/scimbridge/scimbridge/internal/testmongo"
 	"github.com/scimbridge/scimbridge/pull"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/test/fakegraph"
@@ -165,10 +166,14 @@ func TestPullFromFakeGraph(t *testing.T) {
 	if users["carol@contoso.example"].Attrs["active"] != false {
 		t.Errorf("carol = %+v, want disabled", users["carol@contoso.example"].Attrs)
 	}
-	// A replayed round changes nothing.
-	out = pullOK("--dry-run")
-	if !strings.Contains(out, "Plan: nothing to change.") {
-		t.Errorf("second dry run:\n%s", out)
+	// A replayed round changes nothing; --progress draws the counts on
+	// stderr even though it is no terminal here.
+	out, errOut, err := runCmd(t, env, "pull", "--config", cfg, "--dry-run", "--progress")
+	if err != nil || !strings.Contains(out, "Plan: nothing to change.") {
+		t.Errorf("second dry run (%v):\n%s", err, out)
+	}
+	if !strings.Contains(errOut, "pages ") || !strings.Contains(errOut, "memberships ") {
+		t.Errorf("--progress drew no counts:\n%q", errOut)
 	}
 
 	// The status lists the four runs.
@@ -236,5 +241,43 @@ func TestPullWithCertificate(t *testing.T) {
 	st := openTestStore(t, dir)
 	if _, ok := storeUsers(t, st, "acme")["ada@contoso.example"]; !ok {
 		t.Error("ada was not pulled")
+	}
+}
+
+// TestPullMongo: `scimbridge pull` and `pull status` on the MongoDB store,
+// where the engine keeps its identity map, checkpoint, runs and lease too.
+func TestPullMongo(t *testing.T) {
+	uri, db := testmongo.DB(t)
+	fg := fakegraph.New(fakegraph.Options{PageSize: 2})
+	defer fg.Close()
+	for i := range 3 {
+		fg.PutUser(fakegraph.User{ID: fmt.Sprintf("aaaaaaaa-0000-4000-8000-00000000000%d", i), UserPrincipalName: fmt.Sprintf("u%d@contoso.example", i), DisplayName: fmt.Sprintf("U %d", i)})
+	}
+	dir := t.TempDir()
+	cfg, env := fakeGraphConfig(t, dir, fg, "")
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(f, "store:\n  type: mongo\n  database: %s\n", db); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	env["SCIMBRIDGE_MONGO_URI"] = uri
+
+	out, errOut, err := runCmd(t, env, "pull", "--config", cfg)
+	if err != nil || !strings.Contains(out, "created 3,") {
+		t.Fatalf("pull: %v\n%s\n%s", err, out, errOut)
+	}
+	out, _, err = runCmd(t, env, "pull", "--config", cfg, "--dry-run")
+	if err != nil || !strings.Contains(out, "incremental") || !strings.Contains(out, "Plan: nothing to change.") {
+		t.Errorf("second round (%v):\n%s", err, out)
+	}
+	out, _, err = runCmd(t, env, "pull", "status", "--config", cfg)
+	if err != nil || strings.Count(out, "  cli  ") != 2 {
+		t.Errorf("status (%v):\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "scimbridge.db")); err == nil {
+		t.Error("pull created the embedded store although MongoDB is configured")
 	}
 }
