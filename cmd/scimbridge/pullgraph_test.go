@@ -233,6 +233,16 @@ func TestPullWithCertificate(t *testing.T) {
 		t.Errorf("a pull with a wrong certificate password sent %d requests", n)
 	}
 
+	// serve refuses to start with it too, rather than fail every round.
+	var stdout, stderr bytes.Buffer
+	c := &cli{getenv: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = c.run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--config", cfg})
+	if err == nil || !strings.Contains(err.Error(), "tenants[0].pull.graph.certificate") || strings.Contains(stdout.String(), "listening") {
+		t.Errorf("serve with a wrong certificate password: %v\n%s", err, stdout.String())
+	}
+
 	env["PFX_PASSWORD"] = "pfx-password"
 	out, errOut, err := runCmd(t, env, "pull", "--config", cfg)
 	if err != nil || !strings.Contains(out, "created 1,") {
