@@ -1,10 +1,12 @@
 package graphpull
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"reflect"
@@ -495,10 +497,17 @@ func TestReadableErrors(t *testing.T) {
 	t.Logf("403: %v", err)
 	s.SetForbidGroups(false)
 
+	// A truncated page is read again (as plain JSON); truncated twice, the
+	// round fails.
 	s.MalformedNext()
 	rec := newRecorder(t)
-	if _, err = newSource(t, secretConfig(s)).Read(ctx, pull.ReadRequest{}, rec); err == nil {
-		t.Fatal("malformed page accepted")
+	if _, err = newSource(t, secretConfig(s)).Read(ctx, pull.ReadRequest{}, rec); err != nil || len(rec.users) != 4 {
+		t.Fatalf("truncated once: %v, %d users", err, len(rec.users))
+	}
+	s.MalformedNext()
+	s.MalformedNext()
+	if _, err = newSource(t, secretConfig(s)).Read(ctx, pull.ReadRequest{}, newRecorder(t)); err == nil || !strings.Contains(err.Error(), "not a delta page") {
+		t.Fatalf("truncated twice: %v", err)
 	}
 	t.Logf("malformed page: %v", err)
 
@@ -564,6 +573,50 @@ func TestBadInputIsSkipped(t *testing.T) {
 	}
 	if !found || len(rec.users) != 4 {
 		t.Fatalf("skips %+v users %d", rec.skips, len(rec.users))
+	}
+}
+
+// rewriter edits response bodies on their way to the client, to serve
+// entries the fake would never write.
+type rewriter struct {
+	base     http.RoundTripper
+	from, to string
+}
+
+func (rw rewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rw.base.RoundTrip(req)
+	if err != nil || !strings.HasPrefix(req.URL.Path, "/v1.0/") {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.ReplaceAll(b, []byte(rw.from), []byte(rw.to))
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func TestWrongTypedEntryIsSkipped(t *testing.T) {
+	// kiota fails a whole page on one property of the wrong JSON type; the
+	// page is read again as plain JSON and only that user is skipped.
+	s := fakegraph.New(fakegraph.Options{})
+	defer s.Close()
+	seedDirectory(s)
+	cfg := secretConfig(s)
+	cfg.RootCAs, cfg.HTTPClient = nil, &http.Client{Transport: rewriter{base: s.Client().Transport, from: `"displayName":"Dee"`, to: `"displayName":42`}}
+	rec := newRecorder(t)
+	if _, err := newSource(t, cfg).Read(ctxT(t), pull.ReadRequest{}, rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.users) != 3 || len(rec.skips) != 1 || rec.skips[0].ObjectID != "u-dee" ||
+		rec.skips[0].Reason != "displayName is float64, not a string" {
+		t.Fatalf("users %d skips %+v", len(rec.users), rec.skips)
+	}
+	if rec.users["u-ada"].Manager == nil || *rec.users["u-ada"].Manager != "u-bob" {
+		t.Fatal("annotations lost on the plain JSON path")
 	}
 }
 

@@ -10,8 +10,10 @@ import (
 	"net/url"
 	"strings"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/scimbridge/scimbridge/pull"
@@ -167,6 +169,7 @@ type round struct {
 // page is one delta page in JSON form.
 type page struct {
 	objs        []map[string]any
+	malformed   int // entries that are not JSON objects (rawPage)
 	next, delta string
 }
 
@@ -203,6 +206,9 @@ func (r *round) stream(ctx context.Context, kind store.Kind, p page, fetch func(
 	seen := map[string]bool{}
 	for {
 		r.obs.Page(ctx, kind)
+		for range p.malformed {
+			r.obs.Skip(ctx, pull.Skip{Kind: kind, Reason: "malformed entry (not a JSON object)"})
+		}
 		for _, o := range p.objs {
 			if err := emit(ctx, o); err != nil {
 				return "", err
@@ -289,19 +295,22 @@ func wrapObs(err error) error {
 // link is "", else the link as Graph gave it (links carry the query).
 func (s *Source) usersPage(ctx context.Context, link string) (page, error) {
 	b := s.client.Users().Delta()
-	var (
-		resp users.DeltaGetResponseable
-		err  error
-	)
-	if link == "" {
-		resp, err = b.GetAsDeltaGetResponse(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
-			QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect},
-		})
-	} else {
-		resp, err = b.WithUrl(link).GetAsDeltaGetResponse(ctx, nil)
+	cfg := &users.DeltaRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect},
 	}
+	if link != "" {
+		b, cfg = b.WithUrl(link), nil
+	}
+	resp, err := b.GetAsDeltaGetResponse(ctx, cfg)
 	if err != nil {
-		return page{}, s.fail(err, "users", "GET /users/delta")
+		if !s.unparsable(err) {
+			return page{}, s.fail(err, "users", "GET /users/delta")
+		}
+		ri, rerr := b.ToGetRequestInformation(ctx, cfg)
+		if rerr != nil {
+			return page{}, fmt.Errorf("graph: GET /users/delta: %w", rerr)
+		}
+		return s.rawPage(ctx, ri, "users", "GET /users/delta", err)
 	}
 	var p page
 	for _, u := range resp.GetValue() {
@@ -316,19 +325,22 @@ func (s *Source) usersPage(ctx context.Context, link string) (page, error) {
 // groupsPage is usersPage for /groups/delta.
 func (s *Source) groupsPage(ctx context.Context, link string) (page, error) {
 	b := s.client.Groups().Delta()
-	var (
-		resp groups.DeltaGetResponseable
-		err  error
-	)
-	if link == "" {
-		resp, err = b.GetAsDeltaGetResponse(ctx, &groups.DeltaRequestBuilderGetRequestConfiguration{
-			QueryParameters: &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect},
-		})
-	} else {
-		resp, err = b.WithUrl(link).GetAsDeltaGetResponse(ctx, nil)
+	cfg := &groups.DeltaRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.DeltaRequestBuilderGetQueryParameters{Select: groupSelect},
 	}
+	if link != "" {
+		b, cfg = b.WithUrl(link), nil
+	}
+	resp, err := b.GetAsDeltaGetResponse(ctx, cfg)
 	if err != nil {
-		return page{}, s.fail(err, "groups", "GET /groups/delta")
+		if !s.unparsable(err) {
+			return page{}, s.fail(err, "groups", "GET /groups/delta")
+		}
+		ri, rerr := b.ToGetRequestInformation(ctx, cfg)
+		if rerr != nil {
+			return page{}, fmt.Errorf("graph: GET /groups/delta: %w", rerr)
+		}
+		return s.rawPage(ctx, ri, "groups", "GET /groups/delta", err)
 	}
 	var p page
 	for _, g := range resp.GetValue() {
@@ -337,6 +349,48 @@ func (s *Source) groupsPage(ctx context.Context, link string) (page, error) {
 		}
 	}
 	p.next, p.delta = deref(resp.GetOdataNextLink()), deref(resp.GetOdataDeltaLink())
+	return p, nil
+}
+
+// unparsable: the request got a 2xx answer that kiota could not turn into
+// the SDK's models (an entry with a property of the wrong JSON type fails
+// the whole page there), as opposed to an HTTP error, a network failure or
+// a cancelled context.
+func (s *Source) unparsable(err error) bool {
+	var st apiStatus
+	return !errors.As(err, &st) && !unreachable(err) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// rawPage reads a page kiota could not parse once more as plain JSON, so
+// that one malformed entry is skipped (MapUser and mapGroup check every
+// value's type) instead of failing the round. A body that is not a delta
+// page at all fails the round, with kiota's error beside ours.
+func (s *Source) rawPage(ctx context.Context, ri *abs.RequestInformation, what, op string, kiotaErr error) (page, error) {
+	raw, err := s.client.GetAdapter().SendPrimitive(ctx, ri, "[]byte",
+		abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+	if err != nil {
+		return page{}, s.fail(err, what, op)
+	}
+	b, _ := raw.([]byte)
+	var body struct {
+		Value []json.RawMessage `json:"value"`
+		Next  string            `json:"@odata.nextLink"`
+		Delta string            `json:"@odata.deltaLink"`
+	}
+	if err := json.Unmarshal(b, &body); err != nil {
+		return page{}, fmt.Errorf("graph: %s: the response is not a delta page (%v; %v)", op, kiotaErr, err)
+	}
+	p := page{next: body.Next, delta: body.Delta}
+	for _, e := range body.Value {
+		var obj map[string]any
+		if err := json.Unmarshal(e, &obj); err != nil || obj == nil {
+			p.malformed++
+			continue
+		}
+		p.objs = append(p.objs, obj)
+	}
+	s.log.Warn("graph: a page with malformed entries was read as plain JSON", "request", op, "err", kiotaErr)
 	return p, nil
 }
 
@@ -373,6 +427,10 @@ func (s *Source) Users(ctx context.Context, ids []string, obs pull.Observer) err
 				if err := obs.Removed(ctx, pull.Removal{Kind: store.User, ObjectID: id, Reason: pull.RemovedDeleted}); err != nil {
 					return wrapObs(err)
 				}
+				continue
+			}
+			if s.unparsable(err) {
+				obs.Skip(ctx, pull.Skip{Kind: store.User, ObjectID: id, Reason: "unreadable user object: " + err.Error()})
 				continue
 			}
 			return describe(err, "users", "GET /users/"+id, s.cfg.TenantID)

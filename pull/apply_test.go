@@ -1,6 +1,8 @@
 package pull_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/pull"
@@ -417,5 +419,75 @@ func TestManagers(t *testing.T) {
 	f.run()
 	if got := manager(f.mustName(store.User, "c@x.example")); got != "" {
 		t.Errorf("manager not removed: %q", got)
+	}
+}
+
+// Replaying an incremental round (its checkpoint was not stored, say)
+// changes nothing: renames, member changes, removals and managers are all
+// applied idempotently.
+func TestReplayIncremental(t *testing.T) {
+	for _, scoped := range []bool{false, true} {
+		t.Run(map[bool]string{false: "all", true: "scoped"}[scoped], func(t *testing.T) {
+			f := newFixture(t)
+			if scoped {
+				f.pol.Scope = &pull.Scope{Groups: []string{"G"}}
+			}
+			f.src.PutGroup("g1", "G")
+			for _, o := range []string{"u1", "u2", "u3", "u4"} {
+				f.src.PutUser(user(o, o+"@x.example", true))
+			}
+			f.src.AddMembers("g1", "u1", "u2", "u3", "u4")
+			f.run()
+			cp := f.state("pull/graph/checkpoint")
+
+			f.src.PutUser(withManager(user("u1", "renamed@x.example", true), "u5"))
+			f.src.PutUser(user("u5", "u5@x.example", true))
+			f.src.AddMembers("g1", "u5")
+			f.src.RemoveMembers("g1", "u2")
+			f.src.RemoveUser("u3", pull.RemovedChanged)
+			f.src.PutGroup("g1", "G") // touched, same name
+			rec := f.run()
+			if rec.Counts.Created != 1 || rec.Counts.Disabled < 1 {
+				t.Fatalf("round counts %+v", rec.Counts)
+			}
+			seq := f.lastSeq()
+			if _, err := f.st.PutState(f.ctx, tenant, "pull/graph/checkpoint", cp, -1); err != nil {
+				t.Fatal(err)
+			}
+			rec = f.run()
+			if c := rec.Counts; c.Created+c.Updated+c.Disabled+c.Deleted != 0 || c.Unchanged == 0 {
+				t.Errorf("replay counts %+v", rec.Counts)
+			}
+			if got := f.lastSeq(); got != seq {
+				cs, _ := f.st.Changes(f.ctx, tenant, seq, 0)
+				t.Errorf("the replay wrote %d journal entries: %+v", got-seq, cs)
+			}
+		})
+	}
+}
+
+// skipSource reports one skip per object, each with its own reason.
+type skipSource struct{ n int }
+
+func (s skipSource) Kind() store.Source { return store.SourcePullLDAP }
+func (s skipSource) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observer) (pull.Result, error) {
+	for i := range s.n {
+		obs.Skip(ctx, pull.Skip{Kind: store.User, ObjectID: fmt.Sprint(i), Reason: fmt.Sprintf("bad value %d", i)})
+	}
+	return pull.Result{Checkpoint: []byte("x"), Full: true}, nil
+}
+func (s skipSource) Users(context.Context, []string, pull.Observer) error { return nil }
+
+// Skip reasons are counted, but a record keeps a bounded number of them.
+func TestSkipReasonsBounded(t *testing.T) {
+	f := newFixture(t)
+	req := f.req()
+	req.Source = skipSource{n: 500}
+	rec, err := f.eng.Run(f.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counts.Skipped != 500 || len(rec.Skips) != 51 || rec.Skips[pull.SkipOther] != 450 {
+		t.Fatalf("skipped %d, %d reasons, other %d", rec.Counts.Skipped, len(rec.Skips), rec.Skips[pull.SkipOther])
 	}
 }

@@ -42,6 +42,10 @@ func (r *round) applyGroup(ctx context.Context, obj string, g *groupObs) error {
 		// Groups have no active flag: soft-deleted ones go too (a
 		// restore brings them back as a new observation).
 		if mapped {
+			if g.reason == RemovedChanged {
+				r.e.log.Info("pull: deleting a group that was soft-deleted in the source (a restore creates it again)",
+					"tenant", r.tenant, "object", obj)
+			}
 			return r.deleteGroup(ctx, obj)
 		}
 	case r.scope != nil && !r.scope.provisioned[obj]:

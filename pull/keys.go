@@ -1,6 +1,7 @@
 package pull
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -18,7 +19,8 @@ import (
 //	pull/<src>/map/g/<object id>   identity map: bridge id of a source group
 //	pull/<src>/checkpoint          the source's checkpoint of the last complete round
 //	pull/<src>/scope               the scope the scope records were computed for
-//	pull/<src>/scope/g/<object id> a group's name, user members and nested groups (scope only)
+//	pull/<src>/scope/g/<object id> a group's name and nested groups (scope only)
+//	pull/<src>/scope/m/<object id>/<n> its user members, 5000 per record
 //	pull/<src>/pending/<object id> groups of a user not provisioned yet (pending.go)
 const (
 	leaseName     = "pull"
@@ -43,5 +45,9 @@ func (k sourceKeys) checkpoint() string           { return k.prefix + "checkpoin
 func (k sourceKeys) scopeDef() string             { return k.prefix + "scope" }
 func (k sourceKeys) scopeGroupPrefix() string     { return k.prefix + "scope/g/" }
 func (k sourceKeys) scopeGroup(obj string) string { return k.prefix + "scope/g/" + obj }
-func (k sourceKeys) pendingPrefix() string        { return k.prefix + "pending/" }
-func (k sourceKeys) pending(obj string) string    { return k.prefix + "pending/" + obj }
+func (k sourceKeys) scopeMemberPrefix() string    { return k.prefix + "scope/m/" }
+func (k sourceKeys) scopeMembers(obj string, chunk int) string {
+	return fmt.Sprintf("%sscope/m/%s/%06d", k.prefix, obj, chunk)
+}
+func (k sourceKeys) pendingPrefix() string     { return k.prefix + "pending/" }
+func (k sourceKeys) pending(obj string) string { return k.prefix + "pending/" + obj }

@@ -7,7 +7,8 @@ import (
 
 // defaultWorkers is how many users a round applies at once. The SQLite
 // store commits concurrent writes together (group commit), so a few
-// writers in flight make a first pull several times faster than one.
+// writers in flight make a first pull much faster than one (and a
+// MongoDB store, a few milliseconds a write, gains even more).
 const defaultWorkers = 32
 
 func (e *Engine) workers() int { return defaultWorkers }

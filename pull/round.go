@@ -68,6 +68,7 @@ type groupObs struct {
 	complete bool
 	members  map[string]bool // user object id -> added (true) or removed (false)
 	removed  bool
+	reason   RemovedReason
 }
 
 // mgrRef is a manager to resolve at the end of the round.
@@ -359,7 +360,7 @@ func (r *round) Removed(ctx context.Context, rm Removal) error {
 		defer r.mu.Unlock()
 		r.seenG[rm.ObjectID] = true
 		g := r.group(rm.ObjectID)
-		*g = groupObs{removed: true}
+		*g = groupObs{removed: true, reason: rm.Reason}
 		if r.scope != nil {
 			r.scope.removeGroup(rm.ObjectID)
 		}

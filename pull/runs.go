@@ -79,10 +79,21 @@ func (rec *RunRecord) addError(msg string) {
 	}
 }
 
+// maxSkipReasons bounds the distinct skip reasons a record keeps: a
+// source that puts an object's data in its reasons must not make the
+// record grow with the directory.
+const maxSkipReasons = 50
+
+// SkipOther counts the skips beyond maxSkipReasons distinct reasons.
+const SkipOther = "other reasons"
+
 func (rec *RunRecord) skip(reason string) {
 	rec.Counts.Skipped++
 	if rec.Skips == nil {
 		rec.Skips = map[string]int{}
+	}
+	if _, ok := rec.Skips[reason]; !ok && len(rec.Skips) >= maxSkipReasons {
+		reason = SkipOther
 	}
 	rec.Skips[reason]++
 }

@@ -30,12 +30,17 @@ type scopeDefRec struct {
 	Provisioned []string `json:"provisioned"` // the scoped groups
 }
 
-// scopeGroupRec is one group's scope record.
+// scopeGroupRec is one group's scope record. Its user members are in
+// Chunks records of at most memberChunk ids each (a scoped group may be
+// the whole directory; no state record may grow with it).
 type scopeGroupRec struct {
-	Name    string   `json:"name"`
-	Members []string `json:"members,omitempty"`
-	Nested  []string `json:"nested,omitempty"`
+	Name   string   `json:"name"`
+	Nested []string `json:"nested,omitempty"`
+	Chunks int      `json:"chunks,omitempty"`
 }
+
+// memberChunk is how many member ids one scope record holds.
+const memberChunk = 5000
 
 type scopeGroup struct {
 	name    string
@@ -49,6 +54,7 @@ type scopeState struct {
 	users   map[string]bool // Scope.Users, lower-cased
 	groups  map[string]*scopeGroup
 	reset   map[string]bool // groups whose complete member list this round has started
+	chunks  map[string]int  // member records of each group, as stored
 	dirty   map[string]bool
 	deleted map[string]bool
 
@@ -78,7 +84,7 @@ func (r *round) loadScope(ctx context.Context) (bool, error) {
 	}
 	s := &scopeState{
 		def: *sc, users: map[string]bool{}, groups: map[string]*scopeGroup{},
-		reset: map[string]bool{}, dirty: map[string]bool{}, deleted: map[string]bool{},
+		reset: map[string]bool{}, chunks: map[string]int{}, dirty: map[string]bool{}, deleted: map[string]bool{},
 		oldIn: map[string]bool{}, in: map[string]bool{}, provisioned: map[string]bool{}, closure: map[string]bool{},
 	}
 	for _, u := range sc.Users {
@@ -93,8 +99,28 @@ func (r *round) loadScope(ctx context.Context) (bool, error) {
 		if err := json.Unmarshal(ent.Value, &rec); err != nil {
 			return false, fmt.Errorf("pull: decode scope record %s: %w", ent.Key, err)
 		}
-		g := &scopeGroup{name: rec.Name, members: setOf(rec.Members), nested: setOf(rec.Nested)}
-		s.groups[strings.TrimPrefix(ent.Key, r.keys.scopeGroupPrefix())] = g
+		obj := strings.TrimPrefix(ent.Key, r.keys.scopeGroupPrefix())
+		s.groups[obj] = &scopeGroup{name: rec.Name, members: map[string]bool{}, nested: setOf(rec.Nested)}
+		s.chunks[obj] = rec.Chunks
+	}
+	ents, err = r.st.ListState(ctx, r.tenant, r.keys.scopeMemberPrefix())
+	if err != nil {
+		return false, fmt.Errorf("pull: read the scope records: %w", err)
+	}
+	for _, ent := range ents {
+		rest := strings.TrimPrefix(ent.Key, r.keys.scopeMemberPrefix())
+		obj := rest[:max(0, strings.LastIndexByte(rest, '/'))]
+		g, ok := s.groups[obj]
+		if !ok {
+			continue // a leftover of a group whose record is gone
+		}
+		var ids []string
+		if err := json.Unmarshal(ent.Value, &ids); err != nil {
+			return false, fmt.Errorf("pull: decode scope record %s: %w", ent.Key, err)
+		}
+		for _, id := range ids {
+			g.members[id] = true
+		}
 	}
 	r.scope = s
 	if def == nil {
@@ -141,6 +167,9 @@ func (s *scopeState) observeGroup(o Group) {
 	}
 	for _, n := range o.Nested {
 		g.nested[n] = true
+	}
+	for _, n := range o.NestedRemoved {
+		delete(g.nested, n)
 	}
 }
 
@@ -299,6 +328,28 @@ func (r *round) finishScope(ctx context.Context) error {
 	return nil
 }
 
+// putScopeMembers writes a group's member records (none: removes them).
+func (r *round) putScopeMembers(ctx context.Context, obj string, members []string) error {
+	s := r.scope
+	n := (len(members) + memberChunk - 1) / memberChunk
+	for i := range n {
+		b, err := json.Marshal(members[i*memberChunk : min((i+1)*memberChunk, len(members))])
+		if err != nil {
+			return err
+		}
+		if _, err := r.st.PutState(ctx, r.tenant, r.keys.scopeMembers(obj, i), b, -1); err != nil {
+			return fmt.Errorf("pull: write the scope records: %w", err)
+		}
+	}
+	for i := n; i < s.chunks[obj]; i++ {
+		if err := r.st.DeleteState(ctx, r.tenant, r.keys.scopeMembers(obj, i)); err != nil {
+			return fmt.Errorf("pull: write the scope records: %w", err)
+		}
+	}
+	s.chunks[obj] = n
+	return nil
+}
+
 // saveScope writes the scope records of a round that applied (or removes
 // them once the tenant has no scope any more).
 func (r *round) saveScope(ctx context.Context) error {
@@ -319,16 +370,23 @@ func (r *round) saveScope(ctx context.Context) error {
 		return nil
 	}
 	for obj := range s.deleted {
+		if err := r.putScopeMembers(ctx, obj, nil); err != nil {
+			return err
+		}
 		if err := r.st.DeleteState(ctx, r.tenant, r.keys.scopeGroup(obj)); err != nil {
 			return fmt.Errorf("pull: write the scope records: %w", err)
 		}
 	}
 	for obj := range s.dirty {
 		g := s.groups[obj]
-		rec := scopeGroupRec{Name: g.name, Nested: slices.Sorted(maps.Keys(g.nested))}
+		var members []string
 		if s.def.Nested || s.provisioned[obj] {
-			rec.Members = slices.Sorted(maps.Keys(g.members))
+			members = slices.Sorted(maps.Keys(g.members))
 		}
+		if err := r.putScopeMembers(ctx, obj, members); err != nil {
+			return err
+		}
+		rec := scopeGroupRec{Name: g.name, Nested: slices.Sorted(maps.Keys(g.nested)), Chunks: s.chunks[obj]}
 		b, err := json.Marshal(rec)
 		if err != nil {
 			return err

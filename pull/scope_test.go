@@ -103,6 +103,17 @@ func TestScopeNested(t *testing.T) {
 	if isActive(f.mustName(store.User, "b@x.example")) {
 		t.Error("left the nested group but still active")
 	}
+	// Back in sub; then sub leaves top: out of scope again.
+	f.src.AddMembers("sub", "u2")
+	f.run()
+	if !isActive(f.mustName(store.User, "b@x.example")) {
+		t.Fatal("back in the nested group but not active")
+	}
+	f.src.RemoveNested("top", "sub")
+	f.run()
+	if isActive(f.mustName(store.User, "b@x.example")) {
+		t.Error("its group left the scoped group but the user is still active")
+	}
 }
 
 // A scope group name that matches several groups fails the round and

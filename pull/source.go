@@ -117,8 +117,11 @@ type Group struct {
 	Removed         []string // user object ids
 	// Nested are the object ids of direct member groups (only when the
 	// source was asked for nested groups); the engine expands them for
-	// scope only and never stores group-in-group memberships.
+	// scope only and never stores group-in-group memberships. Like Added,
+	// the whole list when MembersComplete, else the groups added.
 	Nested []string
+	// NestedRemoved are member groups removed (incremental rounds only).
+	NestedRemoved []string
 }
 
 // RemovedReason says how an object left the source.

@@ -44,7 +44,9 @@ type Source struct {
 	groups     map[string]*groupEnt
 	groupOrder []string
 	mlog       []memberChange
-	reads      int
+	// nestedRemoved records member groups taken out (for incremental rounds).
+	nestedRemoved []memberChange
+	reads         int
 }
 
 type userEnt struct {
@@ -175,6 +177,16 @@ func (s *Source) AddNested(group, child string) {
 	s.groups[group].ver = s.ver
 }
 
+// RemoveNested takes child out of group's member groups.
+func (s *Source) RemoveNested(group, child string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ver++
+	delete(s.groups[group].nested, child)
+	s.groups[group].ver = s.ver
+	s.nestedRemoved = append(s.nestedRemoved, memberChange{ver: s.ver, group: group, member: child})
+}
+
 // Read implements pull.Source.
 func (s *Source) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observer) (pull.Result, error) {
 	if s.Block != nil {
@@ -239,6 +251,11 @@ func (s *Source) Read(ctx context.Context, req pull.ReadRequest, obs pull.Observ
 				Added: slices.Sorted(maps.Keys(g.members)), Nested: slices.Sorted(maps.Keys(g.nested))})
 		case g.ver > from || changes[obj] != nil:
 			o := pull.Group{ObjectID: obj, Nested: slices.Sorted(maps.Keys(g.nested))}
+			for _, c := range s.nestedRemoved {
+				if c.ver > from && c.group == obj && !g.nested[c.member] {
+					o.NestedRemoved = append(o.NestedRemoved, c.member)
+				}
+			}
 			if g.ver > from {
 				o.DisplayName = g.name
 			}

@@ -264,6 +264,15 @@ func (d *directory) memberType(id string) string {
 	if r := d.lookupGroup(id, false); r != nil {
 		return TypeGroup
 	}
+	if d.gen != nil {
+		for gi := 10; gi < d.gen.groups; gi += 10 {
+			for _, m := range d.gen.extraMembers(gi) {
+				if m.ID == id {
+					return m.Type
+				}
+			}
+		}
+	}
 	return TypeUser
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -344,6 +345,10 @@ func TestScaleNonUserMembers(t *testing.T) {
 	}
 	if membersOf(entries, GeneratedGroupID(20))[GeneratedGroupID(19)] != "#microsoft.graph.group" {
 		t.Error("group 20 does not nest group 19")
+	}
+	s.AddMembers(GeneratedGroupID(1), "00000000-0000-4000-a000-000000000010")
+	if g, _ := s.Group(GeneratedGroupID(1)); !slices.Contains(g.Members, Member{ID: "00000000-0000-4000-a000-000000000010", Type: TypeDevice}) {
+		t.Errorf("a generated device added by id: %v", g.Members)
 	}
 	s.DeleteGroup(GeneratedGroupID(19), false)
 	inc, _, _ := c.round(dl)
