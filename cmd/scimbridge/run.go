@@ -26,6 +26,8 @@ Usage:
   scimbridge token hash < SECRET
   scimbridge export [--config FILE] [--data-dir DIR] [--tenant T | --all-tenants] [--out FILE|-]
   scimbridge import [--config FILE] [--data-dir DIR] [--in FILE|-] [--tenant-map OLD=NEW] [--skip-existing]
+  scimbridge pull [--config FILE] [--data-dir DIR] [--tenant T] [--dry-run] [--full] [--wait]
+  scimbridge pull status [--tenant T] [--limit N] [--output text|json] [--config FILE] [--data-dir DIR]
   scimbridge changes [--tenant T] [--since SEQ|DURATION] [--id ID] [--source S] [--follow] [--output text|json] [--config FILE] [--data-dir DIR]
   scimbridge healthcheck [--config FILE | --url URL]
   scimbridge version
@@ -78,6 +80,8 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		return c.importCmd(ctx, rest)
 	case "changes":
 		return c.changes(ctx, rest)
+	case "pull":
+		return c.pullCmd(ctx, rest)
 	case "healthcheck":
 		return c.healthcheck(ctx, rest)
 	case "version":
@@ -102,15 +106,20 @@ func usageErrorf(format string, args ...any) error {
 }
 
 // exitCode reports err on stderr and returns the process exit status: 0 for
-// success or help, 2 for usage errors, 1 otherwise.
+// success or help, 2 for usage errors, an *exitError's own status (pull: 3
+// when another process is pulling the tenant), 1 otherwise.
 func exitCode(err error, stderr io.Writer) int {
 	var ue *usageError
+	var ee *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "scimbridge: %v\nRun 'scimbridge help' for usage.\n", err)
 		return 2
+	case errors.As(err, &ee):
+		fmt.Fprintf(stderr, "scimbridge: %v\n", err)
+		return ee.code
 	}
 	fmt.Fprintf(stderr, "scimbridge: %v\n", err)
 	return 1

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/internal/logging"
+	"github.com/scimbridge/scimbridge/pull"
 	"github.com/scimbridge/scimbridge/schemas"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
@@ -83,6 +85,28 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("build handler: %w", err)
 	}
+	// Pulls: the sources are built now, so that a bad certificate or
+	// secret stops serve at start rather than failing every round.
+	pulls, err := pullRequests(cfg, log)
+	if err != nil {
+		return err
+	}
+	holder := holderID()
+	eng := pull.NewEngine(st, pull.Options{Holder: holder, Logger: log})
+	adminH, err := admin.NewHandler(admin.Options{
+		Engine: eng,
+		Pull: func(tenant string) (pull.RunRequest, bool) {
+			req, ok := pulls[tenant]
+			return req, ok
+		},
+		TokenHashes: cfg.AdminTokenHashes(),
+		TokenNames:  cfg.AdminTokenNames(),
+		Logger:      log,
+	})
+	if err != nil {
+		return fmt.Errorf("build admin API: %w", err)
+	}
+	h = withAdminAPI(h, adminH, cfg.BaseURL)
 
 	tlsConfig, stopTLS, err := startTLS(ctx, cfg, log)
 	if err != nil {
@@ -96,6 +120,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	defer stopDebug()
 	stopTrim := startTrimmer(ctx, cfg, st, log) // trim.go
 	defer stopTrim()
+	stopSchedule := startPullSchedule(ctx, cfg, eng, pulls, log) // pullserve.go
+	defer stopSchedule()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
@@ -140,6 +166,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	waitPullRuns(sctx, eng, cfg.PullTenants(), holder, log) // pullserve.go
 	log.Info("stopped")
 	return nil
 }
@@ -236,6 +263,9 @@ func banner(cfg *config.Config, addr net.Addr, token string) string {
 		if len(cfg.OAuthClientIDs(name)) > 0 {
 			fmt.Fprintf(&b, "  OAuth token URL: %s/oauth/token\n", url)
 		}
+	}
+	if len(cfg.AdminTokenHashes()) > 0 {
+		fmt.Fprintf(&b, "Admin API: %s/admin/api/\n", base)
 	}
 	if token != "" {
 		b.WriteString("\nA bearer token for the default tenant was generated. It is shown only once\n")

@@ -85,9 +85,13 @@ type Config struct {
 	Patch Patch `yaml:"patch"`
 	// Journal configures the change journal's retention (journal.go).
 	Journal Journal `yaml:"journal"`
+	// Admin configures the admin API (pull.go).
+	Admin Admin `yaml:"admin"`
 
 	// envTokenHash is the hash of SCIMBRIDGE_TOKEN, when set.
 	envTokenHash *[32]byte
+	// envAdminTokenHash is the hash of SCIMBRIDGE_ADMIN_TOKEN, when set.
+	envAdminTokenHash *[32]byte
 }
 
 // Store selects and configures the storage backend.
@@ -209,6 +213,9 @@ type Tenant struct {
 	// also when empty: only userName is unique) or "strict" (externalId per
 	// resource type and group displayName are unique too).
 	Uniqueness string `yaml:"uniqueness"`
+	// Pull, if set, pulls the tenant's users and groups from Microsoft
+	// Graph: every Interval in serve, and on demand (pull.go).
+	Pull *Pull `yaml:"pull"`
 }
 
 // The values of tenants[].uniqueness.
@@ -375,6 +382,9 @@ func (c *Config) applyDerivedDefaults() {
 	for i := range c.Tenants {
 		if o := c.Tenants[i].OAuth; o != nil && o.TokenLifetime == 0 {
 			o.TokenLifetime = DefaultTokenLifetime
+		}
+		if p := c.Tenants[i].Pull; p != nil {
+			p.applyDefaults()
 		}
 	}
 }

@@ -29,6 +29,8 @@ const (
 	EnvPatchMaxMemberValues = "SCIMBRIDGE_PATCH_MAX_MEMBER_VALUES"
 	// EnvToken holds a plain bearer token accepted for the default tenant.
 	EnvToken = "SCIMBRIDGE_TOKEN"
+	// EnvAdminToken holds a plain bearer token accepted by the admin API.
+	EnvAdminToken = "SCIMBRIDGE_ADMIN_TOKEN"
 )
 
 // applyEnv applies the SCIMBRIDGE_* overrides that are set (non-empty) and
@@ -102,6 +104,10 @@ func (c *Config) applyEnv(env func(string) string) []string {
 	if v := strings.TrimSpace(env(EnvToken)); v != "" {
 		h := sha256.Sum256([]byte(v))
 		c.envTokenHash = &h
+	}
+	if v := strings.TrimSpace(env(EnvAdminToken)); v != "" {
+		h := sha256.Sum256([]byte(v))
+		c.envAdminTokenHash = &h
 	}
 	return problems
 }

@@ -46,8 +46,15 @@ func (c *Config) resolve(dir string, env func(string) string) []string {
 			}
 		}
 	}
+	p = append(p, c.resolveAdminTokens(dir, env, func(h [32]byte) (field, tenant string, ok bool) {
+		u, ok := first[h]
+		return u.field, u.tenant, ok
+	})...)
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
+		if t.Pull != nil {
+			p = append(p, resolvePull(fmt.Sprintf("tenants[%d].pull", i), t.Pull, dir, env)...)
+		}
 		if t.OAuth != nil {
 			p = append(p, resolveOAuth(fmt.Sprintf("tenants[%d].oauth", i), t.OAuth, dir, env)...)
 		}
@@ -58,6 +65,34 @@ func (c *Config) resolve(dir string, env func(string) string) []string {
 	p = append(p, c.resolveSchemas(dir)...)
 	p = append(p, c.resolveServing(dir, env)...)
 
+	return p
+}
+
+// resolveAdminTokens resolves admin.tokens into hashes. A token that is
+// also a tenant's SCIM token (tenantToken finds it) is a problem: each
+// credential opens either SCIM or the admin API, never both.
+func (c *Config) resolveAdminTokens(dir string, env func(string) string, tenantToken func([32]byte) (field, tenant string, ok bool)) []string {
+	var p []string
+	shared := func(field string, h [32]byte) {
+		if tf, tenant, ok := tenantToken(h); ok {
+			p = append(p, fmt.Sprintf("%s: the same token is a SCIM token of tenant %q (%s); an admin token must not open SCIM, nor a SCIM token the admin API", field, tenant, tf))
+		}
+	}
+	if c.envAdminTokenHash != nil {
+		shared(EnvAdminToken, *c.envAdminTokenHash)
+	}
+	for j := range c.Admin.Tokens {
+		tok := &c.Admin.Tokens[j]
+		field := fmt.Sprintf("admin.tokens[%d]", j)
+		h, problem, ok := resolveSecret(tok.SHA256, tok.Env, tok.File, field, dir, env)
+		if problem != "" {
+			p = append(p, problem)
+		}
+		if ok {
+			tok.Hash = h
+			shared(field, h)
+		}
+	}
 	return p
 }
 

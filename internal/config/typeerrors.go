@@ -34,7 +34,7 @@ func typeProblems(root *yaml.Node, errs []string) (problems, failed []string) {
 	for _, e := range errs {
 		m := typeMismatch.FindStringSubmatch(e)
 		if m == nil {
-			problems = append(problems, decodeProblem(e))
+			problems = append(problems, unknownKeyProblem(root, e))
 			continue
 		}
 		line, _ := strconv.Atoi(m[1])
@@ -60,6 +60,56 @@ func typeProblems(root *yaml.Node, errs []string) (problems, failed []string) {
 		problems = append(problems, fmt.Sprintf("line %d: %s: expected %s, got %s", line, name, want, got))
 	}
 	return problems, failed
+}
+
+// unknownKeyProblem names an unknown key by its YAML path, found in root by
+// line and key (list indexes written as [], as in "tenants[].tokens[].x"):
+// the Go type yaml.v3 names is ambiguous when one type is used in several
+// places (Token: tenants[].tokens[] and admin.tokens[]). Other errors, and
+// keys not found, go through decodeProblem.
+func unknownKeyProblem(root *yaml.Node, e string) string {
+	m := unknownField.FindStringSubmatch(e)
+	if m == nil || root == nil {
+		return decodeProblem(e)
+	}
+	line, _ := strconv.Atoi(m[1])
+	if path, ok := keyPath(root, "", line, m[2]); ok {
+		return fmt.Sprintf("line %d: unknown key %q", line, path)
+	}
+	return decodeProblem(e)
+}
+
+// keyPath finds the mapping key named key on line under n and returns its
+// path, with list indexes written as [].
+func keyPath(n *yaml.Node, path string, line int, key string) (string, bool) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p, ok := keyPath(c, path, line, key); ok {
+				return p, true
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if path != "" {
+				k = path + "." + k
+			}
+			if n.Content[i].Line == line && n.Content[i].Value == key {
+				return k, true
+			}
+			if p, ok := keyPath(n.Content[i+1], k, line, key); ok {
+				return p, true
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if p, ok := keyPath(c, path+"[]", line, key); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 // pathNode is a value node of the document and its YAML path.

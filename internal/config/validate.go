@@ -117,6 +117,9 @@ func (c *Config) problems() []string {
 		default:
 			add("%s.uniqueness: %q must be %s or %s", field, t.Uniqueness, UniquenessRFC7643, UniquenessStrict)
 		}
+		if t.Pull != nil {
+			p = append(p, pullProblems(field+".pull", t.Pull)...)
+		}
 	}
 	for i, s := range c.Schemas {
 		field := fmt.Sprintf("schemas[%d]", i)
@@ -153,6 +156,7 @@ func (c *Config) problems() []string {
 	}
 	p = append(p, c.Limits.problems()...)
 	p = append(p, c.Journal.problems()...)
+	p = append(p, tokenProblems("admin", c.Admin.Tokens)...)
 	return p
 }
 
