@@ -1,0 +1,192 @@
+package graphparity_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// snapshot is a tenant's Users and Groups with ids resolved to names, so
+// that two stores can be compared regardless of the ids they gave.
+type snapshot struct {
+	users  map[string]userSnap  // by userName
+	groups map[string]groupSnap // by displayName
+	ids    map[string]string    // resource id -> userName / displayName
+}
+
+type userSnap struct {
+	id      string
+	attrs   string // canonical JSON, manager and active left out
+	active  any
+	manager string // the manager's userName; "" none; "?<id>" dangling
+}
+
+type groupSnap struct {
+	id      string
+	attrs   string   // canonical JSON
+	members []string // userNames, sorted
+}
+
+func takeSnapshot(t *testing.T, ctx context.Context, st store.Store, tenant string) snapshot {
+	t.Helper()
+	s := snapshot{users: map[string]userSnap{}, groups: map[string]groupSnap{}, ids: map[string]string{}}
+	users := queryAll(t, ctx, st, tenant, store.User)
+	for _, r := range users {
+		s.ids[r.ID] = store.NameOf(store.User, r.Attrs)
+	}
+	for _, r := range users {
+		a := maps.Clone(r.Attrs)
+		us := userSnap{id: r.ID, active: a["active"]}
+		delete(a, "active")
+		if ext, ok := a[entUser].(map[string]any); ok {
+			ext = maps.Clone(ext)
+			if m, ok := ext["manager"].(map[string]any); ok {
+				v, _ := m["value"].(string)
+				if n, ok := s.ids[v]; ok {
+					us.manager = n
+				} else {
+					us.manager = "?" + v
+				}
+			} else if ext["manager"] != nil {
+				us.manager = fmt.Sprintf("malformed %v", ext["manager"])
+			}
+			delete(ext, "manager")
+			if len(ext) == 0 {
+				delete(a, entUser)
+			} else {
+				a[entUser] = ext
+			}
+		}
+		us.attrs = canonical(t, a)
+		s.users[store.NameOf(store.User, r.Attrs)] = us
+	}
+	for _, r := range queryAll(t, ctx, st, tenant, store.Group) {
+		ms, err := st.Members(ctx, r.Ref, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs := groupSnap{id: r.ID, attrs: canonical(t, r.Attrs), members: []string{}}
+		for _, m := range ms {
+			n, ok := s.ids[m.Value]
+			if !ok {
+				n = "?" + m.Value
+			}
+			gs.members = append(gs.members, n)
+		}
+		sort.Strings(gs.members)
+		s.groups[store.NameOf(store.Group, r.Attrs)] = gs
+	}
+	return s
+}
+
+func queryAll(t *testing.T, ctx context.Context, st store.Store, tenant string, kind store.Kind) []store.Resource {
+	t.Helper()
+	page, err := st.Query(ctx, tenant, kind, store.Query{Count: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != len(page.Resources) {
+		t.Fatalf("%s: %d of %d resources", kind, len(page.Resources), page.Total)
+	}
+	return page.Resources
+}
+
+// canonical is JSON with object keys sorted (encoding/json sorts map keys)
+// and indented, for readable diffs.
+func canonical(t *testing.T, v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// diffSnapshots lists, readably, how two snapshots differ (ids aside).
+func diffSnapshots(aName string, a snapshot, bName string, b snapshot) []string {
+	var out []string
+	for _, n := range union(a.users, b.users) {
+		ua, okA := a.users[n]
+		ub, okB := b.users[n]
+		switch {
+		case !okA:
+			out = append(out, fmt.Sprintf("user %s: only in %s", n, bName))
+		case !okB:
+			out = append(out, fmt.Sprintf("user %s: only in %s", n, aName))
+		default:
+			if ua.attrs != ub.attrs {
+				out = append(out, fmt.Sprintf("user %s: attributes differ\n%s", n, lineDiff(aName, ua.attrs, bName, ub.attrs)))
+			}
+			if fmt.Sprint(ua.active) != fmt.Sprint(ub.active) {
+				out = append(out, fmt.Sprintf("user %s: active %v in %s, %v in %s", n, ua.active, aName, ub.active, bName))
+			}
+			if ua.manager != ub.manager {
+				out = append(out, fmt.Sprintf("user %s: manager %q in %s, %q in %s", n, ua.manager, aName, ub.manager, bName))
+			}
+		}
+	}
+	for _, n := range union(a.groups, b.groups) {
+		ga, okA := a.groups[n]
+		gb, okB := b.groups[n]
+		switch {
+		case !okA:
+			out = append(out, fmt.Sprintf("group %s: only in %s", n, bName))
+		case !okB:
+			out = append(out, fmt.Sprintf("group %s: only in %s", n, aName))
+		default:
+			if ga.attrs != gb.attrs {
+				out = append(out, fmt.Sprintf("group %s: attributes differ\n%s", n, lineDiff(aName, ga.attrs, bName, gb.attrs)))
+			}
+			if !slices.Equal(ga.members, gb.members) {
+				out = append(out, fmt.Sprintf("group %s: members %v in %s, %v in %s", n, ga.members, aName, gb.members, bName))
+			}
+		}
+	}
+	return out
+}
+
+func union[V any](a, b map[string]V) []string {
+	ks := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// lineDiff shows two indented JSON texts line by line, marking the lines
+// only one of them has.
+func lineDiff(aName, a, bName, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	inB := map[string]int{}
+	for _, l := range bl {
+		inB[l]++
+	}
+	inA := map[string]int{}
+	for _, l := range al {
+		inA[l]++
+	}
+	var sb strings.Builder
+	for _, l := range al {
+		if inB[l] == 0 {
+			fmt.Fprintf(&sb, "  - %s (%s)\n", strings.TrimSpace(l), aName)
+		}
+	}
+	for _, l := range bl {
+		if inA[l] == 0 {
+			fmt.Fprintf(&sb, "  + %s (%s)\n", strings.TrimSpace(l), bName)
+		}
+	}
+	if sb.Len() == 0 {
+		return "  (same lines, different order)\n" + a + "\n" + b
+	}
+	return sb.String()
+}
