@@ -274,4 +274,3 @@ func jsonSame(a, b any) bool {
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
 }
-

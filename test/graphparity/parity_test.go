@@ -8,6 +8,7 @@ package graphparity_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -129,6 +130,14 @@ func TestPullEqualsPush(t *testing.T) {
 	if len(a.users) != enabledUsers() || len(a.groups) != len(directory.groups) {
 		t.Fatalf("push store holds %d users and %d groups", len(a.users), len(a.groups))
 	}
+	// The push store holds what Entra sent, value for value (§1.6: no
+	// normalisation), so the comparison below is against Entra's bodies.
+	for _, u := range directory.users {
+		if got, ok := a.users[u.UserPrincipalName]; ok && got.attrs != sentAttrs(t, u) {
+			t.Fatalf("user %s: the push store differs from the POST body:\n%s", u.UserPrincipalName,
+				lineDiff("sent", sentAttrs(t, u), "stored", got.attrs))
+		}
+	}
 	requireEqual(t, "push", a, "pull", b)
 
 	// The comparison is not vacuous: the manager chain and the filtered
@@ -142,4 +151,149 @@ func TestPullEqualsPush(t *testing.T) {
 	if ms := b.groups["Engineering"].members; strings.Join(ms, ",") != "ada@contoso.example,barbara@contoso.example,linus@contoso.example" {
 		t.Fatalf("Engineering members %v", ms)
 	}
+}
+
+// sentAttrs is what the push's POST body asks the bridge to store: the
+// body without the message parts (schemas, meta) and without active,
+// which the snapshot keeps apart.
+func sentAttrs(t *testing.T, u fakegraph.User) string {
+	b := entraUserBody(u)
+	delete(b, "schemas")
+	delete(b, "meta")
+	delete(b, "active")
+	return canonical(t, b)
+}
+
+// userIDs are the ids of a snapshot's resources by name.
+func ids(s snapshot) map[string]string {
+	out := map[string]string{}
+	for n, u := range s.users {
+		out["user "+n] = u.id
+	}
+	for n, g := range s.groups {
+		out["group "+n] = g.id
+	}
+	return out
+}
+
+func requireSameIDs(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	for n, id := range before {
+		if after[n] != id {
+			t.Errorf("%s: id %s became %q", n, id, after[n])
+		}
+	}
+	for n := range after {
+		if _, ok := before[n]; !ok {
+			t.Errorf("%s: new resource", n)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// TestMovePushToPull switches a pushed tenant to pull: the first pull
+// matches every user by userName and every group by externalId, creates
+// nothing, keeps every id and writes nothing (the attributes are already
+// Entra's); a later change in Graph updates the same resource.
+func TestMovePushToPull(t *testing.T) {
+	ctx := ctxT(t)
+	br := newBridge(t)
+	entraPush(br.scim, directory.users, directory.groups)
+	before := takeSnapshot(t, ctx, br.st, tenant)
+	seqBefore := journalHead(t, ctx, br.st)
+	t.Logf("journal head %d", seqBefore)
+
+	g := newGraph(t)
+	rec := br.pull(t, ctx, g)
+	c := rec.Counts
+	if c.Created != 0 || c.Updated != 0 || c.Disabled != 0 || c.Deleted != 0 || c.Errors != 0 {
+		t.Errorf("first pull over a pushed tenant: counts %+v skips %v errors %v", c, rec.Skips, rec.Errors)
+	}
+	if want := enabledUsers() + len(directory.groups); c.Unchanged != want {
+		t.Errorf("unchanged %d, want %d (counts %+v)", c.Unchanged, want, c)
+	}
+	if rec.Skips[pull.SkipDisabled] != 1 {
+		t.Fatalf("skips %v", rec.Skips)
+	}
+	after := takeSnapshot(t, ctx, br.st, tenant)
+	t.Logf("journal %v", changesSince(t, ctx, br.st, seqBefore))
+	requireSameIDs(t, ids(before), ids(after))
+	requireEqual(t, "push", before, "push+pull", after)
+	// Nothing was written: not even a write that put back what it found.
+	if seq := journalHead(t, ctx, br.st); seq != seqBefore {
+		t.Fatalf("the pull wrote %d journal entries over an equal tenant: %v", seq-seqBefore, changesSince(t, ctx, br.st, seqBefore))
+	}
+
+	// A change in Graph now updates the resource the push created.
+	ada, _ := g.User("u-5-cto")
+	ada.JobTitle = "Chief Technology Officer"
+	ada.MobilePhone = "+44 7700 900000"
+	g.PutUser(ada)
+	rec = br.pull(t, ctx, g)
+	if rec.Counts.Updated != 1 || rec.Counts.Created != 0 {
+		t.Fatalf("incremental pull: counts %+v", rec.Counts)
+	}
+	final := takeSnapshot(t, ctx, br.st, tenant)
+	requireSameIDs(t, ids(before), ids(final))
+	got := final.users["ada@contoso.example"].attrs
+	if !strings.Contains(got, `"Chief Technology Officer"`) || !strings.Contains(got, `"+44 7700 900000"`) {
+		t.Fatalf("ada after the change: %s", got)
+	}
+	// And it is what Entra's push of the changed user would hold.
+	if want := sentAttrs(t, ada); got != want {
+		t.Fatalf("ada after the change differs from Entra's body:\n%s", lineDiff("entra", want, "pull", got))
+	}
+}
+
+// TestMovePullToPush switches a pulled tenant to Entra's push: Entra's
+// first cycle finds every user by userName and every group by displayName,
+// and has nothing to create or change.
+func TestMovePullToPush(t *testing.T) {
+	ctx := ctxT(t)
+	br := newBridge(t)
+	g := newGraph(t)
+	br.pull(t, ctx, g)
+	before := takeSnapshot(t, ctx, br.st, tenant)
+	seqBefore := journalHead(t, ctx, br.st)
+
+	pr := entraPush(br.scim, directory.users, directory.groups)
+	if pr.created != 0 || pr.patched != 0 {
+		t.Fatalf("Entra's push after a pull created %d and patched %d resources", pr.created, pr.patched)
+	}
+	after := takeSnapshot(t, ctx, br.st, tenant)
+	requireSameIDs(t, ids(before), ids(after))
+	requireEqual(t, "pull", before, "pull+push", after)
+	if seq := journalHead(t, ctx, br.st); seq != seqBefore {
+		t.Fatalf("the push wrote %d journal entries: %v", seq-seqBefore, changesSince(t, ctx, br.st, seqBefore))
+	}
+}
+
+// journalHead is the tenant's last journal sequence number.
+func journalHead(t *testing.T, ctx context.Context, st store.Store) int64 {
+	t.Helper()
+	var seq int64
+	for {
+		cs, err := st.Changes(ctx, tenant, seq, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 0 {
+			return seq
+		}
+		seq = cs[len(cs)-1].Seq
+	}
+}
+
+func changesSince(t *testing.T, ctx context.Context, st store.Store, seq int64) []string {
+	cs, err := st.Changes(ctx, tenant, seq, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs {
+		out = append(out, fmt.Sprintf("%s %s %s (%s) changed %+v added %v removed %v", c.Op, c.Kind, c.ID, c.Name, c.Changed, c.Added, c.Removed))
+	}
+	return out
 }
