@@ -203,7 +203,6 @@ func TestMovePushToPull(t *testing.T) {
 	entraPush(br.scim, directory.users, directory.groups)
 	before := takeSnapshot(t, ctx, br.st, tenant)
 	seqBefore := journalHead(t, ctx, br.st)
-	t.Logf("journal head %d", seqBefore)
 
 	g := newGraph(t)
 	rec := br.pull(t, ctx, g)
@@ -215,16 +214,15 @@ func TestMovePushToPull(t *testing.T) {
 		t.Errorf("unchanged %d, want %d (counts %+v)", c.Unchanged, want, c)
 	}
 	if rec.Skips[pull.SkipDisabled] != 1 {
-		t.Fatalf("skips %v", rec.Skips)
+		t.Errorf("skips %v", rec.Skips)
 	}
-	after := takeSnapshot(t, ctx, br.st, tenant)
-	t.Logf("journal %v", changesSince(t, ctx, br.st, seqBefore))
-	requireSameIDs(t, ids(before), ids(after))
-	requireEqual(t, "push", before, "push+pull", after)
 	// Nothing was written: not even a write that put back what it found.
 	if seq := journalHead(t, ctx, br.st); seq != seqBefore {
 		t.Fatalf("the pull wrote %d journal entries over an equal tenant: %v", seq-seqBefore, changesSince(t, ctx, br.st, seqBefore))
 	}
+	after := takeSnapshot(t, ctx, br.st, tenant)
+	requireSameIDs(t, ids(before), ids(after))
+	requireEqual(t, "push", before, "push+pull", after)
 
 	// A change in Graph now updates the resource the push created.
 	ada, _ := g.User("u-5-cto")
