@@ -459,6 +459,34 @@ func TestManagerLaterOverPushedTenant(t *testing.T) {
 	}
 }
 
+// A pushed user whose multi-valued attributes hold the source's values in
+// another order is unchanged: no write. A real change writes the source's
+// order.
+func TestMultiValuedOrderIsNoChange(t *testing.T) {
+	f := newFixture(t)
+	work := map[string]any{"type": "work", "value": "1"}
+	fax := map[string]any{"type": "fax", "value": "3"}
+	mobile := map[string]any{"type": "mobile", "value": "2"}
+	f.push(store.User, map[string]any{"userName": "a@x.example", "displayName": "D a@x.example", "externalId": "u1",
+		"active": true, "phoneNumbers": []any{work, fax, mobile}})
+	f.src.PutUser(user("u1", "a@x.example", true, "phoneNumbers", []any{work, mobile, fax}))
+	seq := f.lastSeq()
+	if rec := f.run(); rec.Counts.Unchanged != 1 || rec.Counts.Updated != 0 {
+		t.Errorf("counts %+v", rec.Counts)
+	}
+	if f.lastSeq() != seq {
+		t.Error("a reordering was written")
+	}
+	f.src.PutUser(user("u1", "a@x.example", true, "phoneNumbers", []any{work, mobile}))
+	if rec := f.run(); rec.Counts.Updated != 1 {
+		t.Errorf("counts %+v", rec.Counts)
+	}
+	got, _ := f.mustName(store.User, "a@x.example").Attrs["phoneNumbers"].([]any)
+	if len(got) != 2 || got[1].(map[string]any)["type"] != "mobile" {
+		t.Errorf("phoneNumbers %v", got)
+	}
+}
+
 // Replaying an incremental round (its checkpoint was not stored, say)
 // changes nothing: renames, member changes, removals and managers are all
 // applied idempotently.

@@ -368,6 +368,14 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 			}
 			continue
 		}
+		if old, ok := stored[k]; ok && sameUnordered(old, v) {
+			// Multi-valued attributes are unordered (RFC 7643 §2.4): a
+			// push that PATCHed phoneNumbers[type eq "mobile"] after the
+			// fax holds them in another order than the source maps them,
+			// and rewriting that would be a write that changes nothing.
+			out[k] = old
+			continue
+		}
 		out[k] = v
 	}
 	out["active"] = u.Enabled
@@ -380,6 +388,34 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 		delete(out, EnterpriseURN)
 	}
 	return out
+}
+
+// sameUnordered reports whether a and b are arrays of the same elements
+// (as JSON), in any order.
+func sameUnordered(a, b any) bool {
+	la, okA := a.([]any)
+	lb, okB := b.([]any)
+	if !okA || !okB || len(la) != len(lb) {
+		return false
+	}
+	count := make(map[string]int, len(la))
+	for _, e := range la {
+		j, err := json.Marshal(e)
+		if err != nil {
+			return false
+		}
+		count[string(j)]++
+	}
+	for _, e := range lb {
+		j, err := json.Marshal(e)
+		if err != nil {
+			return false
+		}
+		if count[string(j)]--; count[string(j)] < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // reserved are the attribute names a source's Attrs may not set: the

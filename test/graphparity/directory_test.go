@@ -75,3 +75,73 @@ func loadGraph(s *fakegraph.Server) {
 		s.PutGroup(g)
 	}
 }
+
+// changedDirectory is the directory after a round of edits in Entra: a
+// rename, new and changed properties (a mobile phone added before a fax,
+// which puts a push's phoneNumbers in another order than the mapping's),
+// a manager change, a disabled user, a new user, a group renamed and
+// members added and removed. No property is cleared (Entra does not
+// provision nulls: the push would keep the old value).
+func changedDirectory() ([]fakegraph.User, []fakegraph.Group) {
+	users := make([]fakegraph.User, 0, len(directory.users)+1)
+	for _, u := range directory.users {
+		u.BusinessPhones = append([]string(nil), u.BusinessPhones...)
+		switch u.ID {
+		case "u-4-surname": // renamed
+			u.UserPrincipalName = "don.knuth@contoso.example"
+			u.DisplayName = "Donald Knuth"
+			u.GivenName = "Donald"
+		case "u-2-nomail": // phones added around the fax; a new title
+			u.MobilePhone = "+1 555 0301"
+			u.BusinessPhones = []string{"+1 555 0302"}
+			u.JobTitle = "Professor"
+			u.City = "Cambridge"
+		case "u-1-dev": // new manager, new department
+			u.Manager = "u-9-ceo"
+			u.Department = "Office of the CEO"
+		case "u-3-given": // disabled
+			u.Disabled = true
+		case "u-7-orphan": // his manager gone: he now reports to the CTO
+			u.Manager = "u-5-cto"
+		}
+		users = append(users, u)
+	}
+	users = append(users, fakegraph.User{ID: "u-a-new", UserPrincipalName: "new@contoso.example",
+		DisplayName: "New Hire", GivenName: "New", Surname: "Hire", Mail: "new@contoso.example",
+		MailNickname: "new", Manager: "u-1-dev", EmployeeID: "E0100"})
+	groups := make([]fakegraph.Group, 0, len(directory.groups))
+	for _, g := range directory.groups {
+		g.Members = append([]fakegraph.Member(nil), g.Members...)
+		switch g.ID {
+		case "g-2-eng": // linus leaves, the new hire joins
+			g.Members = slicesDelete(g.Members, "u-1-dev")
+			g.Members = append(g.Members, fakegraph.Member{ID: "u-a-new", Type: fakegraph.TypeUser})
+		case "g-3-empty":
+			g.DisplayName = "Printer Users"
+			g.Members = append(g.Members, fakegraph.Member{ID: "u-7-orphan", Type: fakegraph.TypeUser},
+				fakegraph.Member{ID: "u-4-surname", Type: fakegraph.TypeUser})
+		}
+		groups = append(groups, g)
+	}
+	return users, groups
+}
+
+func slicesDelete(ms []fakegraph.Member, id string) []fakegraph.Member {
+	out := ms[:0]
+	for _, m := range ms {
+		if m.ID != id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// loadChanges edits the fake Graph into the changed directory.
+func loadChanges(s *fakegraph.Server, users []fakegraph.User, groups []fakegraph.Group) {
+	for _, u := range users {
+		s.PutUser(u)
+	}
+	for _, g := range groups {
+		s.PutGroup(g)
+	}
+}

@@ -3,9 +3,11 @@ package graphparity_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"testing"
 
@@ -174,11 +176,26 @@ type pushResult struct {
 // provisioned user members. Disabled users are not created; devices,
 // contacts and nested groups are not members in the target.
 func entraPush(c *scimClient, users []fakegraph.User, groups []fakegraph.Group) pushResult {
+	return entraCycle(c, pushResult{}, users, groups)
+}
+
+// entraCycle is one provisioning cycle after prev: objects Entra already
+// provisioned are known by their target id (Entra keeps the anchor, so a
+// renamed user is PATCHed, not looked up), the others are matched by
+// query as in the first cycle. Changed attributes are PATCHed one path at
+// a time in the default dialect (§1.4, §1.5); a user disabled in Graph is
+// PATCHed with active "False"; group members are added and removed.
+// Entra does not provision nulls, so a property cleared in Graph is not
+// cleared in the target: the tests never clear one.
+func entraCycle(c *scimClient, prev pushResult, users []fakegraph.User, groups []fakegraph.Group) pushResult {
 	c.t.Helper()
 	pr := pushResult{users: map[string]string{}, groups: map[string]string{}}
 	for _, u := range users {
 		body := entraUserBody(u)
-		id := c.find("Users", "userName eq "+quote(u.UserPrincipalName), "")
+		id := prev.users[u.ID]
+		if id == "" {
+			id = c.find("Users", "userName eq "+quote(u.UserPrincipalName), "")
+		}
 		if id == "" {
 			if u.Disabled {
 				continue
@@ -194,22 +211,41 @@ func entraPush(c *scimClient, users []fakegraph.User, groups []fakegraph.Group) 
 	}
 	for _, u := range users {
 		id, mid := pr.users[u.ID], pr.users[u.Manager]
-		if id == "" || mid == "" {
+		if id == "" {
 			continue
 		}
 		cur := c.do(http.MethodGet, "/Users/"+id, nil, http.StatusOK)
+		have := ""
 		if ext, _ := cur[entUser].(map[string]any); ext != nil {
-			if m, _ := ext["manager"].(map[string]any); m != nil && m["value"] == mid {
-				continue
+			if m, _ := ext["manager"].(map[string]any); m != nil {
+				have, _ = m["value"].(string)
 			}
 		}
-		c.do(http.MethodPatch, "/Users/"+id, map[string]any{"schemas": []any{patchOpURN}, "Operations": []any{
-			map[string]any{"op": "Add", "path": entUser + ":manager", "value": mid},
-		}}, http.StatusOK)
+		var op map[string]any
+		switch {
+		case have == mid:
+			continue
+		case mid == "":
+			op = map[string]any{"op": "Remove", "path": entUser + ":manager"}
+		default:
+			op = map[string]any{"op": "Add", "path": entUser + ":manager", "value": mid}
+		}
+		c.do(http.MethodPatch, "/Users/"+id, map[string]any{"schemas": []any{patchOpURN}, "Operations": []any{op}}, http.StatusOK)
 		pr.patched++
 	}
 	for _, g := range groups {
-		id := c.find("Groups", "displayName eq "+quote(g.DisplayName), "excludedAttributes=members&")
+		id := prev.groups[g.ID]
+		if id != "" {
+			cur := c.do(http.MethodGet, "/Groups/"+id+"?excludedAttributes=members", nil, http.StatusOK)
+			if cur["displayName"] != g.DisplayName {
+				c.do(http.MethodPatch, "/Groups/"+id, map[string]any{"schemas": []any{patchOpURN}, "Operations": []any{
+					map[string]any{"op": "Replace", "path": "displayName", "value": g.DisplayName},
+				}}, http.StatusNoContent)
+				pr.patched++
+			}
+		} else {
+			id = c.find("Groups", "displayName eq "+quote(g.DisplayName), "excludedAttributes=members&")
+		}
 		if id == "" {
 			res := c.do(http.MethodPost, "/Groups", map[string]any{
 				"schemas":     []any{coreGroup, adscimGrp},
@@ -222,11 +258,13 @@ func entraPush(c *scimClient, users []fakegraph.User, groups []fakegraph.Group) 
 		}
 		pr.groups[g.ID] = id
 		var add []any
+		want := map[string]bool{}
 		for _, m := range g.Members {
 			uid := pr.users[m.ID]
 			if m.Type != fakegraph.TypeUser || uid == "" {
 				continue
 			}
+			want[uid] = true
 			// Entra checks a reference first (id eq … and members eq …).
 			if c.find("Groups", "id eq "+quote(id)+" and members eq "+quote(uid), "attributes=id&") != "" {
 				continue
@@ -239,34 +277,97 @@ func entraPush(c *scimClient, users []fakegraph.User, groups []fakegraph.Group) 
 			}}, http.StatusNoContent)
 			pr.patched++
 		}
+		// Members that left the group in Graph (Entra knows them from its
+		// own state; here from the target), removed in the default
+		// dialect's non-RFC form.
+		var remove []any
+		cur := c.do(http.MethodGet, "/Groups/"+id, nil, http.StatusOK)
+		ms, _ := cur["members"].([]any)
+		for _, m := range ms {
+			if v, _ := m.(map[string]any)["value"].(string); !want[v] {
+				remove = append(remove, map[string]any{"value": v})
+			}
+		}
+		if len(remove) > 0 {
+			c.do(http.MethodPatch, "/Groups/"+id, map[string]any{"schemas": []any{patchOpURN}, "Operations": []any{
+				map[string]any{"op": "Remove", "path": "members", "value": remove},
+			}}, http.StatusNoContent)
+			pr.patched++
+		}
 	}
 	return pr
 }
 
-// diffOps are the PATCH operations Entra sends for an existing user: a
-// Replace for every mapped attribute whose value differs (by path, in the
-// default dialect). Only whole attributes are compared here, which is
-// enough to tell "nothing to do" from "something to do".
+// diffOps are the PATCH operations Entra sends for an existing user whose
+// mapped attributes differ from the target's: one op per attribute path,
+// value paths for typed multi-valued attributes
+// (phoneNumbers[type eq "mobile"].value), dotted paths for name, URN paths
+// for the enterprise extension, and active as a capitalised string.
 func diffOps(cur, want map[string]any) []any {
 	var ops []any
-	for k, v := range want {
-		if k == "schemas" || k == "meta" {
-			continue
-		}
-		if k == entUser {
-			have, _ := cur[entUser].(map[string]any)
-			for sk, sv := range v.(map[string]any) {
-				if !jsonSame(have[sk], sv) {
-					ops = append(ops, map[string]any{"op": "Replace", "path": entUser + ":" + sk, "value": sv})
+	replace := func(path string, v any) {
+		ops = append(ops, map[string]any{"op": "Replace", "path": path, "value": v})
+	}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := want[k]
+		switch k {
+		case "schemas", "meta":
+		case "active":
+			if cur[k] != v {
+				replace(k, map[bool]string{true: "True", false: "False"}[v.(bool)])
+			}
+		case "name":
+			have, _ := cur[k].(map[string]any)
+			for _, sk := range sortedKeys(v.(map[string]any)) {
+				if !jsonSame(have[sk], v.(map[string]any)[sk]) {
+					replace(k+"."+sk, v.(map[string]any)[sk])
 				}
 			}
-			continue
-		}
-		if !jsonSame(cur[k], v) {
-			ops = append(ops, map[string]any{"op": "Replace", "path": k, "value": v})
+		case entUser:
+			have, _ := cur[k].(map[string]any)
+			for _, sk := range sortedKeys(v.(map[string]any)) {
+				if !jsonSame(have[sk], v.(map[string]any)[sk]) {
+					replace(k+":"+sk, v.(map[string]any)[sk])
+				}
+			}
+		case "emails", "phoneNumbers", "addresses":
+			have, _ := cur[k].([]any)
+			for _, e := range v.([]any) {
+				we := e.(map[string]any)
+				typ := we["type"].(string)
+				var he map[string]any
+				for _, h := range have {
+					if hm, _ := h.(map[string]any); hm != nil && hm["type"] == typ {
+						he = hm
+					}
+				}
+				for _, sk := range sortedKeys(we) {
+					if sk != "type" && sk != "primary" && !jsonSame(he[sk], we[sk]) {
+						replace(fmt.Sprintf("%s[type eq %q].%s", k, typ, sk), we[sk])
+					}
+				}
+			}
+		default:
+			if !jsonSame(cur[k], v) {
+				replace(k, v)
+			}
 		}
 	}
 	return ops
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func jsonSame(a, b any) bool {

@@ -64,7 +64,7 @@ func takeSnapshot(t *testing.T, ctx context.Context, st store.Store, tenant stri
 				a[entUser] = ext
 			}
 		}
-		us.attrs = canonical(t, a)
+		us.attrs = canonical(t, unordered(a))
 		s.users[store.NameOf(store.User, r.Attrs)] = us
 	}
 	for _, r := range queryAll(t, ctx, st, tenant, store.Group) {
@@ -72,7 +72,7 @@ func takeSnapshot(t *testing.T, ctx context.Context, st store.Store, tenant stri
 		if err != nil {
 			t.Fatal(err)
 		}
-		gs := groupSnap{id: r.ID, attrs: canonical(t, r.Attrs), members: []string{}}
+		gs := groupSnap{id: r.ID, attrs: canonical(t, unordered(r.Attrs)), members: []string{}}
 		for _, m := range ms {
 			n, ok := s.ids[m.Value]
 			if !ok {
@@ -96,6 +96,40 @@ func queryAll(t *testing.T, ctx context.Context, st store.Store, tenant string, 
 		t.Fatalf("%s: %d of %d resources", kind, len(page.Resources), page.Total)
 	}
 	return page.Resources
+}
+
+// unordered sorts the elements of every array by their JSON: SCIM's
+// multi-valued attributes are unordered (RFC 7643 §2.4), and a push that
+// PATCHes phoneNumbers[type eq "mobile"] after the fax holds them in
+// another order than a POST (or the pull) does.
+func unordered(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = unordered(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		keys := make([]string, len(x))
+		for i, e := range x {
+			out[i] = unordered(e)
+			b, _ := json.Marshal(out[i])
+			keys[i] = string(b)
+		}
+		idx := make([]int, len(x))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(i, j int) bool { return keys[idx[i]] < keys[idx[j]] })
+		sorted := make([]any, len(x))
+		for i, k := range idx {
+			sorted[i] = out[k]
+		}
+		return sorted
+	}
+	return v
 }
 
 // canonical is JSON with object keys sorted (encoding/json sorts map keys)
