@@ -214,21 +214,19 @@ func entraCycle(c *scimClient, prev pushResult, users []fakegraph.User, groups [
 		if id == "" {
 			continue
 		}
-		cur := c.do(http.MethodGet, "/Users/"+id, nil, http.StatusOK)
-		have := ""
-		if ext, _ := cur[entUser].(map[string]any); ext != nil {
-			if m, _ := ext["manager"].(map[string]any); m != nil {
-				have, _ = m["value"].(string)
-			}
-		}
 		var op map[string]any
-		switch {
-		case have == mid:
-			continue
-		case mid == "":
-			op = map[string]any{"op": "Remove", "path": entUser + ":manager"}
-		default:
+		if mid != "" {
+			// Entra's reference check (§1.4): is the manager already set?
+			if c.find("Users", "id eq "+quote(id)+" and manager eq "+quote(mid), "attributes=id&") != "" {
+				continue
+			}
 			op = map[string]any{"op": "Add", "path": entUser + ":manager", "value": mid}
+		} else {
+			cur := c.do(http.MethodGet, "/Users/"+id, nil, http.StatusOK)
+			if ext, _ := cur[entUser].(map[string]any); ext == nil || ext["manager"] == nil {
+				continue
+			}
+			op = map[string]any{"op": "Remove", "path": entUser + ":manager"}
 		}
 		c.do(http.MethodPatch, "/Users/"+id, map[string]any{"schemas": []any{patchOpURN}, "Operations": []any{op}}, http.StatusOK)
 		pr.patched++

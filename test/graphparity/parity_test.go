@@ -251,18 +251,23 @@ func TestMovePushToPull(t *testing.T) {
 	}
 }
 
-// TestMovePullToPush switches a pulled tenant to Entra's push: Entra's
-// first cycle finds every user by userName and every group by displayName,
-// and has nothing to create or change.
+// TestMovePullToPush switches a pulled tenant to Entra's push: after a
+// full and an incremental pull, Entra's first cycle of the same directory
+// finds every user by userName and every group by displayName, and has
+// nothing to create or change (every manager and membership reference
+// check finds its reference).
 func TestMovePullToPush(t *testing.T) {
 	ctx := ctxT(t)
 	br := newBridge(t)
 	g := newGraph(t)
 	br.pull(t, ctx, g)
+	users, groups := changedDirectory()
+	loadChanges(g, users, groups)
+	br.pull(t, ctx, g)
 	before := takeSnapshot(t, ctx, br.st, tenant)
 	seqBefore := journalHead(t, ctx, br.st)
 
-	pr := entraPush(br.scim, directory.users, directory.groups)
+	pr := entraPush(br.scim, users, groups)
 	if pr.created != 0 || pr.patched != 0 {
 		t.Fatalf("Entra's push after a pull created %d and patched %d resources", pr.created, pr.patched)
 	}
