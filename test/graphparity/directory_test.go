@@ -79,7 +79,7 @@ func loadGraph(s *fakegraph.Server) {
 // changedDirectory is the directory after a round of edits in Entra: a
 // rename, new and changed properties (a mobile phone added before a fax,
 // which puts a push's phoneNumbers in another order than the mapping's),
-// a manager change, a disabled user, a new user, a group renamed and
+// a manager change, a disabled user, a user enabled, a new user, a group renamed and
 // members added and removed. No property is cleared (Entra does not
 // provision nulls: the push would keep the old value).
 func changedDirectory() ([]fakegraph.User, []fakegraph.Group) {
@@ -101,6 +101,8 @@ func changedDirectory() ([]fakegraph.User, []fakegraph.Group) {
 			u.Department = "Office of the CEO"
 		case "u-3-given": // disabled
 			u.Disabled = true
+		case "u-6-disabled": // enabled: created now, and joins the group she was in all along
+			u.Disabled = false
 		case "u-7-orphan": // his manager gone: he now reports to the CTO
 			u.Manager = "u-5-cto"
 		}

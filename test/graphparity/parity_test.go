@@ -219,7 +219,7 @@ func TestMovePushToPull(t *testing.T) {
 	if want := len(before.users) + len(before.groups); c.Unchanged != want {
 		t.Errorf("unchanged %d, want %d (counts %+v)", c.Unchanged, want, c)
 	}
-	if rec.Skips[pull.SkipDisabled] != 1 { // mallory, never provisioned
+	if len(rec.Skips) != 0 { // cher, disabled by the push, is matched
 		t.Errorf("skips %v", rec.Skips)
 	}
 	// Nothing was written: not even a write that put back what it found.
@@ -320,12 +320,12 @@ func TestIncrementalParity(t *testing.T) {
 	idsPush, idsPull := ids(takeSnapshot(t, ctx, pushed.st, tenant)), ids(takeSnapshot(t, ctx, pulled.st, tenant))
 
 	users, groups := changedDirectory()
-	if pr2 := entraCycle(pushed.scim, pr, users, groups); pr2.created != 1 || pr2.patched == 0 {
+	if pr2 := entraCycle(pushed.scim, pr, users, groups); pr2.created != 2 || pr2.patched == 0 {
 		t.Fatalf("Entra's second cycle created %d and patched %d resources", pr2.created, pr2.patched)
 	}
 	loadChanges(g, users, groups)
 	rec := pulled.pull(t, ctx, g)
-	if rec.Full || rec.Counts.Created != 1 || rec.Counts.Disabled != 1 {
+	if rec.Full || rec.Counts.Created != 2 || rec.Counts.Disabled != 1 {
 		t.Fatalf("incremental pull: full %v counts %+v", rec.Full, rec.Counts)
 	}
 	a, b := takeSnapshot(t, ctx, pushed.st, tenant), takeSnapshot(t, ctx, pulled.st, tenant)
@@ -341,5 +341,9 @@ func TestIncrementalParity(t *testing.T) {
 	}
 	if act := b.users["cher@contoso.example"].active; act != false {
 		t.Fatalf("cher active %v", act)
+	}
+	// Mallory, enabled, joined the group Graph had her in while disabled.
+	if ms := strings.Join(b.groups["Engineering"].members, ","); !strings.Contains(ms, "mallory@contoso.example") {
+		t.Fatalf("Engineering members %s", ms)
 	}
 }
