@@ -63,6 +63,18 @@ func newBridge(t *testing.T) *bridge {
 // pull runs one pull round of the fake Graph into the bridge's store.
 func (b *bridge) pull(t *testing.T, ctx context.Context, g *fakegraph.Server) pull.RunRecord {
 	t.Helper()
+	rec, _ := b.run(t, ctx, g, false)
+	return rec
+}
+
+// dryRun plans a pull round and returns its plan.
+func (b *bridge) dryRun(t *testing.T, ctx context.Context, g *fakegraph.Server) (pull.RunRecord, []pull.PlanItem) {
+	t.Helper()
+	return b.run(t, ctx, g, true)
+}
+
+func (b *bridge) run(t *testing.T, ctx context.Context, g *fakegraph.Server, dry bool) (pull.RunRecord, []pull.PlanItem) {
+	t.Helper()
 	src, err := graphpull.New(graphpull.Config{
 		TenantID: g.TenantID(), ClientID: g.ClientID(), ClientSecret: g.ClientSecret(),
 		AuthorityHost: g.AuthorityHost(), GraphBaseURL: g.GraphBaseURL(), RootCAs: g.CertPool(),
@@ -70,14 +82,22 @@ func (b *bridge) pull(t *testing.T, ctx context.Context, g *fakegraph.Server) pu
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := pull.NewEngine(b.st, pull.Options{Holder: "graphparity"}).Run(ctx, pull.RunRequest{
-		Tenant: tenant, Source: src, Trigger: pull.TriggerCLI,
+	eng := pull.NewEngine(b.st, pull.Options{Holder: "graphparity"})
+	rec, err := eng.Run(ctx, pull.RunRequest{
+		Tenant: tenant, Source: src, Trigger: pull.TriggerCLI, DryRun: dry,
 		Policy: pull.Policy{OnDelete: pull.OnDeleteDisable},
 	})
 	if err != nil || rec.Outcome != pull.OutcomeSucceeded {
 		t.Fatalf("pull: %v (record %+v)", err, rec)
 	}
-	return rec
+	if !dry {
+		return rec, nil
+	}
+	plan, err := eng.Plan(ctx, tenant, rec.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, plan
 }
 
 func newGraph(t *testing.T) *fakegraph.Server {
@@ -211,6 +231,11 @@ func TestMovePushToPull(t *testing.T) {
 	g := fakegraph.New(fakegraph.Options{PageSize: 3, MemberSplit: 2})
 	t.Cleanup(g.Close)
 	loadChanges(g, users, groups)
+	// The dry run an admin would read first says the same: nothing to do.
+	drec, plan := br.dryRun(t, ctx, g)
+	if c := drec.Counts; c.Created != 0 || c.Updated != 0 || c.Disabled != 0 || len(plan) != 0 {
+		t.Errorf("dry run over a pushed tenant: counts %+v plan %+v", c, plan)
+	}
 	rec := br.pull(t, ctx, g)
 	c := rec.Counts
 	if c.Created != 0 || c.Updated != 0 || c.Disabled != 0 || c.Deleted != 0 || c.Errors != 0 {
