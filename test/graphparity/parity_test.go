@@ -372,3 +372,44 @@ func TestIncrementalParity(t *testing.T) {
 		t.Fatalf("Engineering members %s", ms)
 	}
 }
+
+// TestMailAddedLater pins the one difference the push's history makes: a
+// user created with a mail gets {"primary": true, "type": "work"} from
+// Entra's POST, but one whose mail came later gets only what the PATCH of
+// emails[type eq "work"].value sets, {"type": "work", "value": …}. The
+// pull maps the first form either way, so moving such a tenant to pull
+// rewrites that user's emails once, with the same id, and nothing else.
+func TestMailAddedLater(t *testing.T) {
+	ctx := ctxT(t)
+	br := newBridge(t)
+	pr := entraPush(br.scim, directory.users, directory.groups)
+	users, groups := changedDirectory()
+	for i := range users {
+		if users[i].ID == "u-2-nomail" {
+			users[i].Mail = "barbara@contoso.example"
+		}
+	}
+	entraCycle(br.scim, pr, users, groups)
+	before := takeSnapshot(t, ctx, br.st, tenant)
+	if got := before.users["barbara@contoso.example"].attrs; strings.Contains(got, `"primary"`) {
+		t.Fatalf("the push's PATCH set primary: %s", got)
+	}
+	seq := journalHead(t, ctx, br.st)
+
+	g := fakegraph.New(fakegraph.Options{})
+	t.Cleanup(g.Close)
+	loadChanges(g, users, groups)
+	rec := br.pull(t, ctx, g)
+	if c := rec.Counts; c.Created != 0 || c.Updated != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+	cs := changesSince(t, ctx, br.st, seq)
+	if len(cs) != 1 || !strings.Contains(cs[0], "(barbara@contoso.example) changed [{Path:emails ") {
+		t.Fatalf("writes %v, want barbara's emails only", cs)
+	}
+	after := takeSnapshot(t, ctx, br.st, tenant)
+	requireSameIDs(t, ids(before), ids(after))
+	if got := after.users["barbara@contoso.example"].attrs; !strings.Contains(got, `"primary": true`) {
+		t.Fatalf("barbara after the pull: %s", got)
+	}
+}
