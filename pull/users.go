@@ -130,7 +130,7 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 			// round sets it, which writes nothing when it is right
 			// already (a tenant that moves from Entra's push to the pull
 			// has every manager right). A user created now points at the
-			// id its manager will be created with (createUser).
+			// id its manager will be created with (just before Create).
 			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager}
 		}
 	}
