@@ -224,3 +224,37 @@ func lineDiff(aName, a, bName, b string) string {
 	}
 	return sb.String()
 }
+
+// The comparison itself reports each kind of difference, and no others.
+func TestDiffSnapshots(t *testing.T) {
+	base := func() snapshot {
+		return snapshot{
+			users: map[string]userSnap{
+				"a": {id: "1", attrs: canonical(t, unordered(map[string]any{"phoneNumbers": []any{
+					map[string]any{"type": "work", "value": "1"}, map[string]any{"type": "fax", "value": "2"}}})), active: true},
+				"b": {id: "2", attrs: "{}", active: true, manager: "a"},
+			},
+			groups: map[string]groupSnap{"g": {id: "3", attrs: "{}", members: []string{"a", "b"}}},
+		}
+	}
+	a, b := base(), base()
+	// Other ids and another order of a multi-valued attribute are no difference.
+	b.users["a"] = userSnap{id: "x", attrs: canonical(t, unordered(map[string]any{"phoneNumbers": []any{
+		map[string]any{"type": "fax", "value": "2"}, map[string]any{"type": "work", "value": "1"}}})), active: true}
+	if d := diffSnapshots("a", a, "b", b); len(d) != 0 {
+		t.Fatalf("differences %v", d)
+	}
+	b.users["b"] = userSnap{attrs: `{"title": "x"}`, active: false, manager: ""}
+	b.users["c"] = userSnap{attrs: "{}"}
+	b.groups["g"] = groupSnap{attrs: "{}", members: []string{"a"}}
+	d := diffSnapshots("a", a, "b", b)
+	want := []string{"user b: attributes differ", "user b: active", "user b: manager", "user c: only in b", "group g: members"}
+	if len(d) != len(want) {
+		t.Fatalf("differences %q, want %d", d, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(d[i], w) {
+			t.Errorf("difference %d: %q, want %q…", i, d[i], w)
+		}
+	}
+}
