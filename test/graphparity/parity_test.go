@@ -63,17 +63,17 @@ func newBridge(t *testing.T) *bridge {
 // pull runs one pull round of the fake Graph into the bridge's store.
 func (b *bridge) pull(t *testing.T, ctx context.Context, g *fakegraph.Server) pull.RunRecord {
 	t.Helper()
-	rec, _ := b.run(t, ctx, g, false)
+	rec, _ := b.run(t, ctx, g, false, nil)
 	return rec
 }
 
 // dryRun plans a pull round and returns its plan.
 func (b *bridge) dryRun(t *testing.T, ctx context.Context, g *fakegraph.Server) (pull.RunRecord, []pull.PlanItem) {
 	t.Helper()
-	return b.run(t, ctx, g, true)
+	return b.run(t, ctx, g, true, nil)
 }
 
-func (b *bridge) run(t *testing.T, ctx context.Context, g *fakegraph.Server, dry bool) (pull.RunRecord, []pull.PlanItem) {
+func (b *bridge) run(t *testing.T, ctx context.Context, g *fakegraph.Server, dry bool, scope *pull.Scope) (pull.RunRecord, []pull.PlanItem) {
 	t.Helper()
 	src, err := graphpull.New(graphpull.Config{
 		TenantID: g.TenantID(), ClientID: g.ClientID(), ClientSecret: g.ClientSecret(),
@@ -85,7 +85,7 @@ func (b *bridge) run(t *testing.T, ctx context.Context, g *fakegraph.Server, dry
 	eng := pull.NewEngine(b.st, pull.Options{Holder: "graphparity"})
 	rec, err := eng.Run(ctx, pull.RunRequest{
 		Tenant: tenant, Source: src, Trigger: pull.TriggerCLI, DryRun: dry,
-		Policy: pull.Policy{OnDelete: pull.OnDeleteDisable},
+		Policy: pull.Policy{OnDelete: pull.OnDeleteDisable, Scope: scope},
 	})
 	if err != nil || rec.Outcome != pull.OutcomeSucceeded {
 		t.Fatalf("pull: %v (record %+v)", err, rec)
@@ -411,5 +411,40 @@ func TestMailAddedLater(t *testing.T) {
 	requireSameIDs(t, ids(before), ids(after))
 	if got := after.users["barbara@contoso.example"].attrs; !strings.Contains(got, `"primary": true`) {
 		t.Fatalf("barbara after the pull: %s", got)
+	}
+}
+
+// TestScopedPullEqualsPush: Entra provisions only the groups assigned to
+// the app and their user members; a pull scoped to the same group holds
+// the same, and a manager outside the scope is left out on both sides.
+func TestScopedPullEqualsPush(t *testing.T) {
+	ctx := ctxT(t)
+	pushed, pulled := newBridge(t), newBridge(t)
+	var eng fakegraph.Group
+	for _, g := range directory.groups {
+		if g.DisplayName == "Engineering" {
+			eng = g
+		}
+	}
+	assigned := map[string]bool{}
+	for _, m := range eng.Members {
+		assigned[m.ID] = m.Type == fakegraph.TypeUser
+	}
+	var users []fakegraph.User
+	for _, u := range directory.users {
+		if assigned[u.ID] {
+			users = append(users, u)
+		}
+	}
+	entraPush(pushed.scim, users, []fakegraph.Group{eng})
+	g := newGraph(t)
+	pulled.run(t, ctx, g, false, &pull.Scope{Groups: []string{"Engineering"}})
+	a, b := takeSnapshot(t, ctx, pushed.st, tenant), takeSnapshot(t, ctx, pulled.st, tenant)
+	if len(a.users) != 3 || len(a.groups) != 1 {
+		t.Fatalf("push store holds %d users and %d groups", len(a.users), len(a.groups))
+	}
+	requireEqual(t, "push", a, "pull", b)
+	if m := b.users["ada@contoso.example"].manager; m != "" {
+		t.Fatalf("ada's manager (out of scope) %q", m)
 	}
 }
