@@ -209,6 +209,24 @@ func entraCycle(c *scimClient, prev pushResult, users []fakegraph.User, groups [
 		}
 		pr.users[u.ID] = id
 	}
+	// Users Entra provisioned before that are no longer in scope (not
+	// assigned any more) are disabled, not deleted: IsSoftDeleted.
+	inScope := map[string]bool{}
+	for _, u := range users {
+		inScope[u.ID] = true
+	}
+	for obj, id := range prev.users {
+		if inScope[obj] {
+			continue
+		}
+		pr.users[obj] = id // still the target's: a reference may name it
+		if cur := c.do(http.MethodGet, "/Users/"+id, nil, http.StatusOK); cur["active"] != false {
+			c.do(http.MethodPatch, "/Users/"+id, map[string]any{"schemas": []any{patchOpURN}, "Operations": []any{
+				map[string]any{"op": "Replace", "path": "active", "value": "False"},
+			}}, http.StatusOK)
+			pr.patched++
+		}
+	}
 	for _, u := range users {
 		id, mid := pr.users[u.ID], pr.users[u.Manager]
 		if id == "" {

@@ -426,19 +426,10 @@ func TestScopedPullEqualsPush(t *testing.T) {
 			eng = g
 		}
 	}
-	assigned := map[string]bool{}
-	for _, m := range eng.Members {
-		assigned[m.ID] = m.Type == fakegraph.TypeUser
-	}
-	var users []fakegraph.User
-	for _, u := range directory.users {
-		if assigned[u.ID] {
-			users = append(users, u)
-		}
-	}
-	entraPush(pushed.scim, users, []fakegraph.Group{eng})
+	scope := &pull.Scope{Groups: []string{"Engineering"}}
+	pr := entraPush(pushed.scim, assignedUsers(directory.users, eng), []fakegraph.Group{eng})
 	g := newGraph(t)
-	pulled.run(t, ctx, g, false, &pull.Scope{Groups: []string{"Engineering"}})
+	pulled.run(t, ctx, g, false, scope)
 	a, b := takeSnapshot(t, ctx, pushed.st, tenant), takeSnapshot(t, ctx, pulled.st, tenant)
 	if len(a.users) != 3 || len(a.groups) != 1 {
 		t.Fatalf("push store holds %d users and %d groups", len(a.users), len(a.groups))
@@ -447,4 +438,41 @@ func TestScopedPullEqualsPush(t *testing.T) {
 	if m := b.users["ada@contoso.example"].manager; m != "" {
 		t.Fatalf("ada's manager (out of scope) %q", m)
 	}
+
+	// Second cycle: linus leaves the group (out of scope: disabled, out of
+	// the group, his own changes not provisioned), the new hire and the
+	// now enabled mallory join it.
+	users, groups := changedDirectory()
+	for _, cg := range groups {
+		if cg.ID == eng.ID {
+			eng = cg
+		}
+	}
+	entraCycle(pushed.scim, pr, assignedUsers(users, eng), []fakegraph.Group{eng})
+	loadChanges(g, users, groups)
+	pulled.run(t, ctx, g, false, scope)
+	a, b = takeSnapshot(t, ctx, pushed.st, tenant), takeSnapshot(t, ctx, pulled.st, tenant)
+	requireEqual(t, "push", a, "pull", b)
+	if u := b.users["linus@contoso.example"]; u.active != false {
+		t.Fatalf("linus out of scope: active %v", u.active)
+	}
+	if ms := strings.Join(b.groups["Engineering"].members, ","); ms != "ada@contoso.example,barbara@contoso.example,mallory@contoso.example,new@contoso.example" {
+		t.Fatalf("Engineering members %s", ms)
+	}
+}
+
+// assignedUsers are the users Entra provisions when only group g is
+// assigned to the app: its direct user members.
+func assignedUsers(users []fakegraph.User, g fakegraph.Group) []fakegraph.User {
+	member := map[string]bool{}
+	for _, m := range g.Members {
+		member[m.ID] = m.Type == fakegraph.TypeUser
+	}
+	var out []fakegraph.User
+	for _, u := range users {
+		if member[u.ID] {
+			out = append(out, u)
+		}
+	}
+	return out
 }
