@@ -422,6 +422,71 @@ func TestManagers(t *testing.T) {
 	}
 }
 
+// A tenant Entra pushed, managers included, is pulled for the first time
+// with reports streamed before their managers: the first contact matches
+// every user and writes nothing (no detour through a reserved manager id
+// and back), and a manager that is not provisioned clears the stored one.
+func TestManagerLaterOverPushedTenant(t *testing.T) {
+	f := newFixture(t)
+	boss := f.push(store.User, map[string]any{"userName": "boss@x.example", "displayName": "D boss@x.example",
+		"externalId": "boss", "active": true})
+	f.push(store.User, map[string]any{"userName": "a@x.example", "displayName": "D a@x.example", "externalId": "u1",
+		"active": true, pull.EnterpriseURN: map[string]any{"manager": map[string]any{"value": boss.ID}}})
+	stale := f.push(store.User, map[string]any{"userName": "b@x.example", "displayName": "D b@x.example", "externalId": "u2",
+		"active": true, pull.EnterpriseURN: map[string]any{"manager": map[string]any{"value": boss.ID}}})
+	f.src.PutUser(withManager(user("u1", "a@x.example", true), "boss"))
+	f.src.PutUser(withManager(user("u2", "b@x.example", true), "off"))
+	f.src.PutUser(user("boss", "boss@x.example", true))
+	f.src.PutUser(user("off", "off@x.example", false))
+	seq := f.lastSeq()
+	rec := f.run()
+	if c := rec.Counts; c.Created != 0 || c.Updated != 1 || c.Unchanged != 2 {
+		t.Errorf("counts %+v", c)
+	}
+	if got := manager(f.mustName(store.User, "a@x.example")); got != boss.ID {
+		t.Errorf("manager %q, want %q", got, boss.ID)
+	}
+	if got := manager(f.mustName(store.User, "b@x.example")); got != "" {
+		t.Errorf("unprovisioned manager kept: %q", got)
+	}
+	// One write: b's manager removed.
+	cs, err := f.st.Changes(f.ctx, tenant, seq, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].ID != stale.ID {
+		t.Errorf("%d writes, want 1 (b's manager): %+v", len(cs), cs)
+	}
+}
+
+// A pushed user whose multi-valued attributes hold the source's values in
+// another order is unchanged: no write. A real change writes the source's
+// order.
+func TestMultiValuedOrderIsNoChange(t *testing.T) {
+	f := newFixture(t)
+	work := map[string]any{"type": "work", "value": "1"}
+	fax := map[string]any{"type": "fax", "value": "3"}
+	mobile := map[string]any{"type": "mobile", "value": "2"}
+	f.push(store.User, map[string]any{"userName": "a@x.example", "displayName": "D a@x.example", "externalId": "u1",
+		"active": true, "phoneNumbers": []any{work, fax, mobile}})
+	f.src.PutUser(user("u1", "a@x.example", true, "phoneNumbers", []any{work, mobile, fax}))
+	seq := f.lastSeq()
+	if rec := f.run(); rec.Counts.Unchanged != 1 || rec.Counts.Updated != 0 {
+		t.Errorf("counts %+v", rec.Counts)
+	}
+	if f.lastSeq() != seq {
+		t.Error("a reordering was written")
+	}
+	f.src.PutUser(user("u1", "a@x.example", true, "phoneNumbers", []any{work, mobile}))
+	if rec := f.run(); rec.Counts.Updated != 1 {
+		t.Errorf("counts %+v", rec.Counts)
+	}
+	got, _ := f.mustName(store.User, "a@x.example").Attrs["phoneNumbers"].([]any)
+	if len(got) != 2 || got[1].(map[string]any)["type"] != "mobile" {
+		t.Errorf("phoneNumbers %v", got)
+	}
+}
+
 // Replaying an incremental round (its checkpoint was not stored, say)
 // changes nothing: renames, member changes, removals and managers are all
 // applied idempotently.

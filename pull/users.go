@@ -124,15 +124,14 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 			mgr = managerChange{set: true}
 		case ok:
 			mgr = managerChange{set: true, id: mid}
-		case r.dry:
-			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager}
 		default:
-			// The manager comes later in the round (or never): point at
-			// the id it will be created with, so that the user is written
-			// once; the end of the round repairs the few that are not.
-			rid := r.reserveID(*u.Manager)
-			mgr = managerChange{set: true, id: rid}
-			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager, reserved: rid}
+			// The manager comes later in the round (or never): an
+			// existing user keeps its stored manager until the end of the
+			// round sets it, which writes nothing when it is right
+			// already (a tenant that moves from Entra's push to the pull
+			// has every manager right). A user created now points at the
+			// id its manager will be created with (just before Create).
+			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager}
 		}
 	}
 	id, known := r.lookup(store.User, u.ObjectID)
@@ -179,11 +178,22 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 		return r.planItem(ctx, PlanItem{Kind: store.User, ObjectID: u.ObjectID, Name: name, Action: ActionCreate,
 			Changed: changedPaths(nil, attrs)})
 	}
+	if later != nil {
+		// Created with the id its manager will be created with, so that
+		// the user is written once; the end of the round repairs the few
+		// whose manager is not created in the round.
+		later.reserved = r.reserveID(later.mgrObj)
+		attrs = setManager(attrs, later.reserved)
+	}
 	rid := r.reserveID(u.ObjectID)
 	res, err := r.st.Create(r.w(ctx), store.Resource{Ref: userRef(r.tenant, rid), Attrs: attrs}, nil)
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Attribute == "userName" && !r.unmappedUsers {
-		// Pushed (or pulled by another object) meanwhile: match it.
+		// Pushed (or pulled by another object) meanwhile: match it,
+		// keeping its manager until the end of the round.
+		if later != nil {
+			later.reserved = ""
+		}
 		done, err := r.matchUser(ctx, u, name, mgr, later)
 		if done || err != nil {
 			return err
@@ -358,6 +368,14 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 			}
 			continue
 		}
+		if old, ok := stored[k]; ok && sameUnordered(old, v) {
+			// Multi-valued attributes are unordered (RFC 7643 §2.4): a
+			// push that PATCHed phoneNumbers[type eq "mobile"] after the
+			// fax holds them in another order than the source maps them,
+			// and rewriting that would be a write that changes nothing.
+			out[k] = old
+			continue
+		}
 		out[k] = v
 	}
 	out["active"] = u.Enabled
@@ -370,6 +388,34 @@ func mergeUser(stored map[string]any, u User, mgr managerChange) map[string]any 
 		delete(out, EnterpriseURN)
 	}
 	return out
+}
+
+// sameUnordered reports whether a and b are arrays of the same elements
+// (as JSON), in any order.
+func sameUnordered(a, b any) bool {
+	la, okA := a.([]any)
+	lb, okB := b.([]any)
+	if !okA || !okB || len(la) != len(lb) {
+		return false
+	}
+	count := make(map[string]int, len(la))
+	for _, e := range la {
+		j, err := json.Marshal(e)
+		if err != nil {
+			return false
+		}
+		count[string(j)]++
+	}
+	for _, e := range lb {
+		j, err := json.Marshal(e)
+		if err != nil {
+			return false
+		}
+		if count[string(j)]--; count[string(j)] < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // reserved are the attribute names a source's Attrs may not set: the
