@@ -299,8 +299,15 @@ func (e *Engine) Start(ctx context.Context, req RunRequest) (string, error) {
 	return rec.ID, nil
 }
 
-// begin writes the record of a run that starts now.
+// begin writes the record of a run that starts now. The caller holds the
+// tenant's lease, so no other run of the tenant is going on: a record still
+// "running" belongs to a process that stopped (killed, or its lease lost
+// without a chance to write the outcome) and is closed as failed, rather
+// than showing as running forever in pull status and the admin API.
 func (e *Engine) begin(ctx context.Context, req RunRequest, started time.Time) (RunRecord, error) {
+	if err := e.closeAbandoned(ctx, req.Tenant, started); err != nil {
+		e.log.Warn("pull: close abandoned run records", "tenant", req.Tenant, "err", err)
+	}
 	rec := RunRecord{
 		ID:      newRunID(started),
 		Tenant:  req.Tenant,
@@ -356,4 +363,29 @@ func (e *Engine) execute(ctx context.Context, req RunRequest, rec RunRecord) (Ru
 		e.log.Warn("pull: trim old run records", "tenant", rec.Tenant, "err", terr)
 	}
 	return rec, err
+}
+
+// errAbandoned is the error recorded on a run whose process stopped
+// before it could record the outcome.
+const errAbandoned = "abandoned: the process running it stopped before it finished (its lease expired); the checkpoint was not advanced, the next run converges"
+
+// closeAbandoned marks the tenant's records still "running" as failed.
+func (e *Engine) closeAbandoned(ctx context.Context, tenant string, now time.Time) error {
+	recs, err := e.Runs(ctx, tenant, 0)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.Outcome != OutcomeRunning {
+			continue
+		}
+		rec.Outcome = OutcomeFailed
+		rec.Finished = now.UTC()
+		rec.addError(errAbandoned)
+		if err := e.putRecord(ctx, rec); err != nil {
+			return err
+		}
+		e.log.Warn("pull: closed an abandoned run record", "tenant", tenant, "run", rec.ID, "holder", rec.Holder)
+	}
+	return nil
 }

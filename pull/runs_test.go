@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scimbridge/scimbridge/pull"
+	"github.com/scimbridge/scimbridge/pull/pulltest"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -318,4 +320,63 @@ func TestLeaseLost(t *testing.T) {
 	if f.state("pull/graph/checkpoint") != nil || f.total(store.User) != 0 {
 		t.Error("a run that lost its lease wrote")
 	}
+}
+
+// deadProcess is a store that stops answering writes once dead is set, as
+// for a process killed in the middle of a run: its run record stays
+// "running" and its lease is not renewed.
+type deadProcess struct {
+	store.Store
+	dead atomic.Bool
+}
+
+var errDead = errors.New("the process is gone")
+
+func (s *deadProcess) PutState(ctx context.Context, tenant, key string, value []byte, ifVersion int64) (int64, error) {
+	if s.dead.Load() {
+		return 0, errDead
+	}
+	return s.Store.PutState(ctx, tenant, key, value, ifVersion)
+}
+
+func (s *deadProcess) AcquireLease(ctx context.Context, tenant, name, holder string, ttl time.Duration) (bool, error) {
+	if s.dead.Load() {
+		return false, errDead
+	}
+	return s.Store.AcquireLease(ctx, tenant, name, holder, ttl)
+}
+
+// The record of a run whose process died is closed as failed by the next
+// run, instead of showing as running forever.
+func TestAbandonedRunClosed(t *testing.T) {
+	f := newFixture(t)
+	f.src.PutUser(user("u1", "a@x.example", true))
+	f.src.Block = make(chan struct{})
+	ds := &deadProcess{Store: f.st}
+	dying := pull.NewEngine(ds, pull.Options{Holder: "dying", LeaseTTL: 50 * time.Millisecond})
+	id, err := dying.Start(f.ctx, f.req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.dead.Store(true)
+	// The lease lapses; then the next run (another process) may start.
+	next := pull.NewEngine(f.st, pull.Options{Holder: "next", LeaseTTL: time.Minute})
+	req := f.req()
+	req.Wait = true
+	ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
+	defer cancel()
+	// The dying process's round is still blocked; give the next one a
+	// source of its own.
+	src := pulltest.New(store.SourcePullGraph)
+	src.PutUser(user("u1", "a@x.example", true))
+	req.Source = src
+	if _, err := next.Run(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	old, err := next.GetRun(f.ctx, tenant, id)
+	if err != nil || old.Outcome != pull.OutcomeFailed || old.Finished.IsZero() || len(old.Errors) == 0 ||
+		!strings.Contains(old.Errors[len(old.Errors)-1], "abandoned") {
+		t.Fatalf("abandoned record %+v, %v", old, err)
+	}
+	close(f.src.Block)
 }
