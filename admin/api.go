@@ -46,7 +46,19 @@ type Options struct {
 	TokenHashes [][32]byte
 	// TokenNames names admin tokens by hash, for the logs.
 	TokenNames map[[32]byte]string
-	Logger     *slog.Logger
+	// Throttle, if set, throttles wrong admin tokens per remote address
+	// (the SCIM authenticator's, so that both count against one budget).
+	Throttle Throttle
+	Logger   *slog.Logger
+}
+
+// Throttle throttles failed authentications (*auth.Authenticator).
+type Throttle interface {
+	// FailureWait is how long r's address must wait before a credential
+	// of it is checked again; 0: now.
+	FailureWait(r *http.Request) time.Duration
+	// Failed counts a failed authentication of r.
+	Failed(r *http.Request, what string)
 }
 
 type handler struct {
@@ -54,6 +66,7 @@ type handler struct {
 	pull   func(string) (pull.RunRequest, bool)
 	tokens [][32]byte
 	names  map[[32]byte]string
+	thr    Throttle
 	log    *slog.Logger
 	mux    *http.ServeMux
 }
@@ -64,7 +77,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if opts.Engine == nil || opts.Pull == nil {
 		return nil, errors.New("admin: Options.Engine and Options.Pull are required")
 	}
-	h := &handler{eng: opts.Engine, pull: opts.Pull, tokens: opts.TokenHashes, names: opts.TokenNames, log: opts.Logger}
+	h := &handler{eng: opts.Engine, pull: opts.Pull, tokens: opts.TokenHashes, names: opts.TokenNames, thr: opts.Throttle, log: opts.Logger}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -83,7 +96,20 @@ func NewHandler(opts Options) (http.Handler, error) {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if h.thr != nil && r.Header.Get("Authorization") != "" {
+		// A throttled address gets 429 before its token is even compared,
+		// like on the SCIM endpoints; a request without any credential
+		// costs nothing and is a plain 401.
+		if wait := h.thr.FailureWait(r); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+			writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address; retry later")
+			return
+		}
+	}
 	if _, ok := h.authenticate(r); !ok {
+		if h.thr != nil && r.Header.Get("Authorization") != "" {
+			h.thr.Failed(r, "admin token")
+		}
 		// The same answer for a missing, malformed or unknown token, and
 		// before routing: an unauthenticated caller learns nothing, not
 		// even which tenants exist.

@@ -95,7 +95,7 @@ type fixture struct {
 // newFixture serves the admin API over the real engine and a SQLite store,
 // with the tenant "acme" pulling from a fake source of n users, and the
 // tenant "plain" without pull.
-func newFixture(t *testing.T, n int) *fixture {
+func newFixture(t *testing.T, n int, mod ...func(*Options)) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -107,7 +107,7 @@ func newFixture(t *testing.T, n int) *fixture {
 		src.users = append(src.users, fakeUser(i))
 	}
 	eng := pull.NewEngine(st, pull.Options{Holder: "test-server"})
-	h, err := NewHandler(Options{
+	opts := Options{
 		Engine: eng,
 		Pull: func(tenant string) (pull.RunRequest, bool) {
 			if tenant != "acme" {
@@ -117,7 +117,11 @@ func newFixture(t *testing.T, n int) *fixture {
 		},
 		TokenHashes: [][32]byte{auth.HashToken(adminToken)},
 		TokenNames:  map[[32]byte]string{auth.HashToken(adminToken): "ops"},
-	})
+	}
+	for _, m := range mod {
+		m(&opts)
+	}
+	h, err := NewHandler(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,5 +379,39 @@ func TestErrors(t *testing.T) {
 	}
 	if runs, _ := f.eng.Runs(context.Background(), "acme", 0); len(runs) != 0 {
 		t.Errorf("bad requests started %d runs", len(runs))
+	}
+}
+
+// Wrong admin tokens are throttled per address like SCIM credentials (one
+// budget, the authenticator's): after the burst, 429 with Retry-After
+// without the token being compared, even for the right one; a request with
+// no credential costs nothing.
+func TestWrongTokensThrottled(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	authn, err := auth.New(auth.Options{Store: st, Tenants: []auth.Tenant{{Name: "acme"}}, RateLimit: auth.RateLimit{Burst: 3, PerMinute: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, 1, func(o *Options) { o.Throttle = authn })
+	for range 5 {
+		if resp := f.do(t, "GET", "/admin/api/tenants/acme/pull/runs", "", nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("no credential: %d", resp.StatusCode)
+		}
+	}
+	for i := range 3 {
+		if resp := f.do(t, "GET", "/admin/api/tenants/acme/pull/runs", "guess", nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d", i, resp.StatusCode)
+		}
+	}
+	for _, tok := range []string{"guess", adminToken} {
+		var e apiError
+		resp := f.do(t, "GET", "/admin/api/tenants/acme/pull/runs", tok, &e)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || e.Status != 429 {
+			t.Fatalf("throttled %q: %d %q %+v", tok, resp.StatusCode, resp.Header.Get("Retry-After"), e)
+		}
 	}
 }

@@ -146,3 +146,21 @@ func (a *Authenticator) addrKey(r *http.Request) string {
 func clientKey(tenant, client string) string {
 	return "client:" + tenant + "\x00" + client
 }
+
+// FailureWait returns how long r's remote address must wait before another
+// failed authentication is checked (0: it may try now). It lets another
+// credential check (the admin API's tokens) share the throttling of the
+// SCIM credentials: the same buckets, the same trusted proxies. Call it
+// before checking the credential, and Failed after a wrong one.
+func (a *Authenticator) FailureWait(r *http.Request) time.Duration {
+	return a.failures.wait(a.addrKey(r))
+}
+
+// Failed counts a failed authentication of r against its remote address
+// (see FailureWait) and logs it with what (e.g. "admin token").
+func (a *Authenticator) Failed(r *http.Request, what string) {
+	a.log.InfoContext(r.Context(), "authentication failed", "credential", what, "remote", a.remoteIP(r))
+	if a.failures.fail(a.addrKey(r)) {
+		a.log.WarnContext(r.Context(), "too many failed authentications; throttling the address", "credential", what, "remote", a.remoteIP(r))
+	}
+}

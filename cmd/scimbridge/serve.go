@@ -101,6 +101,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		},
 		TokenHashes: cfg.AdminTokenHashes(),
 		TokenNames:  cfg.AdminTokenNames(),
+		Throttle:    authn,
 		Logger:      log,
 	})
 	if err != nil {
