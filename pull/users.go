@@ -118,13 +118,18 @@ func (r *round) observeUser(ctx context.Context, u User) error {
 func (r *round) applyUser(ctx context.Context, u User, name string) error {
 	mgr := managerChange{}
 	var later *mgrRef
+	id, known := r.lookup(store.User, u.ObjectID)
 	if u.Manager != nil {
 		switch mid, ok := r.lookup(store.User, *u.Manager); {
 		case *u.Manager == "":
 			mgr = managerChange{set: true}
 		case ok:
 			mgr = managerChange{set: true, id: mid}
-		case r.dry:
+		case r.dry || known && !isNewID(id):
+			// A stored user keeps its manager until the end of the round:
+			// its manager is mostly one that was never provisioned (a
+			// disabled user), and a reserved id would write a dangling
+			// manager and take it back again in every full round.
 			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager}
 		default:
 			// The manager comes later in the round (or never): point at
@@ -135,7 +140,6 @@ func (r *round) applyUser(ctx context.Context, u User, name string) error {
 			later = &mgrRef{userObj: u.ObjectID, mgrObj: *u.Manager, reserved: rid}
 		}
 	}
-	id, known := r.lookup(store.User, u.ObjectID)
 	if known && !isNewID(id) {
 		o, err := r.updateUser(ctx, u, id, mgr)
 		if errors.Is(err, store.ErrNotFound) {
