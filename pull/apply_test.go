@@ -556,3 +556,45 @@ func TestSkipReasonsBounded(t *testing.T) {
 		t.Fatalf("skipped %d, %d reasons, other %d", rec.Counts.Skipped, len(rec.Skips), rec.Skips[pull.SkipOther])
 	}
 }
+
+// A full round over a loaded store changes nothing, including the users
+// whose manager was never provisioned (a disabled user) or comes later in
+// the round: no write at all, not a dangling manager taken back again.
+func TestFullRoundManagersUnchanged(t *testing.T) {
+	f := newFixture(t)
+	f.src.PutUser(withManager(user("u2", "b@x.example", true), "off"))
+	f.src.PutUser(withManager(user("u3", "c@x.example", true), "u4"))
+	f.src.PutUser(user("off", "off@x.example", false))
+	f.src.PutUser(user("u4", "d@x.example", true))
+	f.run()
+	seq := f.lastSeq()
+	for _, mode := range []string{"dry", "real"} {
+		mod := []func(*pull.RunRequest){full}
+		if mode == "dry" {
+			mod = append(mod, dry)
+		}
+		rec := f.run(mod...)
+		if rec.Counts.Updated != 0 || rec.Counts.Unchanged != 3 {
+			t.Errorf("%s full round: counts %+v", mode, rec.Counts)
+		}
+	}
+	if got := f.lastSeq(); got != seq {
+		t.Errorf("full round wrote: journal %d -> %d", seq, got)
+	}
+	if got := manager(f.mustName(store.User, "b@x.example")); got != "" {
+		t.Errorf("unprovisioned manager: %q", got)
+	}
+	if got, want := manager(f.mustName(store.User, "c@x.example")), f.mustName(store.User, "d@x.example").ID; got != want {
+		t.Errorf("later manager: %q want %q", got, want)
+	}
+	// A stored user whose new manager is created later in the round gets it.
+	f.src.PutUser(withManager(user("u3", "c@x.example", true), "u5"))
+	f.src.PutUser(user("u5", "e@x.example", true))
+	rec := f.run(full)
+	if got, want := manager(f.mustName(store.User, "c@x.example")), f.mustName(store.User, "e@x.example").ID; got != want {
+		t.Errorf("new later manager: %q want %q", got, want)
+	}
+	if rec.Counts.Created != 1 || rec.Counts.Updated != 1 {
+		t.Errorf("counts %+v", rec.Counts)
+	}
+}
