@@ -31,7 +31,10 @@
 //     This is the commit point. A uniqueness violation here releases the
 //     claim and returns a *store.ConflictError.
 //  3. Members: apply the membership delta recorded in pend (idempotent:
-//     inserts ignore duplicates, deletes of absent records are no-ops).
+//     inserts ignore duplicates, deletes of absent records are no-ops),
+//     then read the added members again and undo the adds of those gone
+//     since; a delete first waits for pending group writes that add the
+//     deleted resource (see "Why memberships and their journal agree").
 //  4. Journal: insert the entry at the tenant's next sequence number. The
 //     journal's _id is (tenant, seq) and a unique index on ck = (r,
 //     incarnation, version) makes the insert exactly-once: a duplicate on
@@ -87,21 +90,59 @@
 //
 // The order of one resource's entries is its version order (a head with pj
 // set holds back the resource's next write until its entry is journaled).
-// Across resources the order is only that of step 4: a group write that
-// added member u and committed before u's delete can be journaled after
-// the delete. u's delete removed the membership record (or one inserted
-// after it is skipped by Members, as u is gone), so a consumer that replays
-// the journal must ignore an Added member it has seen deleted and not
-// created again; the storetest journal proof replays that way.
+// Across resources the order is only that of step 4, so memberships need
+// an argument of their own.
 //
-// KNOWN DEFECT: a membership record that a group write inserts (its step 3)
-// after u's delete removed u's records (the delete's step 3) outlives u,
-// whatever the journal order of the two entries: the group write checked
-// that u exists before its claim, nothing checks again, and records carry
-// no incarnation. Members skips the record while u is deleted, but a
-// resource created again with u's id inherits the membership. The storetest
-// journal proof, which creates deleted ids again, sees it in about 2 runs
-// of 5 on FerretDB and tolerates exactly that case until it is fixed.
+// # Why memberships and their journal agree
+//
+// A group write g that adds member u checks u in step 3 after its commit,
+// and u's delete D waits for g in its own step 3; together they make the
+// journal's story of u's memberships the store's, in the journal's order:
+// an entry adds u only between u's create entry and u's delete entry (of
+// the same incarnation), and a membership record never outlives u. The
+// steps involved, all single-document operations:
+//
+//   - g, before its claim, reads u and keeps its incarnation in the
+//     outbox (memberRef.I). A u whose create is not journaled yet (head
+//     pending with op create) is waited for first (addable; the writer
+//     holds no pending write yet, so no wait cycle can form).
+//   - g's step 3, by every finisher (the writer or a takeover): I, insert
+//     the record (g, u), carrying u's incarnation (mi); then R, read u
+//     again. If u is no longer live in that incarnation, remove the record
+//     and leave u out of the entry; the entry names only the adds R
+//     confirmed (addMembers). Then step 4 journals.
+//   - D commits (step 2: W, the head marked deleted), then in step 3 finds
+//     u's records (F), waits while the group of each has a pending write
+//     adding u (finishing it once its lease is over), deletes the records
+//     it found, and only then journals (awaitAdders).
+//
+// If g's entry adds u, some finisher's R saw u live, so I < R < W < F: F
+// finds the record (only g's next write, which starts after g's entry is
+// journaled, D itself, or a takeover of g's write, see below, remove it),
+// and D journals only once g's write is no longer pending, which is after
+// g's entry exists. Gap-freedom then puts D's entry above g's. g's entry
+// is also above u's create entry, as g saw u's create finished before its
+// claim. So a consumer that replays
+// Added and Removed in journal order never adds a member that is not live
+// at that point; the storetest journal proof fails if it does.
+//
+// If R sees u gone, the finisher removes the record; a finisher whose I
+// comes later reads later and removes it too, as an incarnation never
+// comes back. A record inserted after F belongs to a finisher whose R
+// follows W, so it removes its own record. Every record that survives its
+// finishers' R was either seen by F (and removed by D) or belongs to a live
+// u of that incarnation. A new u (a new incarnation) therefore never
+// inherits a membership of the old one. Two windows remain, both bounded
+// by the lease (below): a finisher that crashes between I and R leaves
+// its record until a takeover re-runs step 3 (Members and MemberOf skip a
+// record whose mi is not the member's incarnation meanwhile; the
+// members.value and groups filters do not); and a writer whose lease
+// runs out between its R and its journal insert could journal an add that
+// the takeover, reading u gone, has undone before D looked.
+//
+// A group write that removes u may be journaled after u's delete (its
+// removal is then a no-op for a consumer), and Added of the group's own
+// create obeys the same rules as an update's.
 //
 // The lease (WithLease, default 30s) bounds how long a slow writer may take
 // between steps before others take over. A takeover re-reads the head

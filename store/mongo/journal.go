@@ -59,13 +59,14 @@ func (s *Store) tenantSeq(tenant string) *tenantSeq {
 	return ts
 }
 
-// journal inserts h.Pend into the journal exactly once and returns its
-// sequence number (0 if another writer journaled it). See the package
-// documentation for why sequence numbers are gap-free.
-func (s *Store) journal(ctx context.Context, h *head) (int64, error) {
+// journal inserts h.Pend, with the members added that held (addMembers),
+// into the journal exactly once and returns its sequence number (0 if
+// another writer journaled it). See the package documentation for why
+// sequence numbers are gap-free.
+func (s *Store) journal(ctx context.Context, h *head, added []memberRef) (int64, error) {
 	p := h.Pend
 	e := entry{T: h.T, K: h.K, ID: h.ID, Op: p.Op, V: p.V, At: p.At, CK: ckey(h, p.V), Prov: p.Prov}
-	for _, m := range p.Add {
+	for _, m := range added {
 		e.Add = append(e.Add, m.ID)
 	}
 	e.Rm = p.Rm

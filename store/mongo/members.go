@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -11,19 +12,24 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// memberRef is a member in a pending write's delta: its id and kind.
+// memberRef is a member in a pending write's delta: its id, kind and the
+// incarnation the write saw (absent in outboxes written before it existed).
 type memberRef struct {
 	ID string `bson:"id"`
 	K  string `bson:"k"`
+	I  string `bson:"i,omitempty"`
 }
 
-// memberDoc is a membership record.
+// memberDoc is a membership record. MI is the member's incarnation when it
+// was added (absent in records written before it existed): a record of an
+// earlier incarnation of the id is never a membership (see doc.go).
 type memberDoc struct {
 	Key string `bson:"_id"`
 	T   string `bson:"t"`
 	G   string `bson:"g"`
 	M   string `bson:"m"`
 	MK  string `bson:"mk"`
+	MI  string `bson:"mi,omitempty"`
 }
 
 // planDelta computes the members a delta really adds and removes: adds of
@@ -72,19 +78,139 @@ func (s *Store) planDelta(ctx context.Context, h *head, d store.MemberDelta) ([]
 			candidates = append(candidates, id)
 		}
 	}
-	var add []memberRef
-	if len(candidates) > 0 {
-		ex, err := s.Exists(ctx, h.T, candidates)
-		if err != nil {
-			return nil, nil, err
-		}
-		for id, k := range ex {
-			add = append(add, memberRef{ID: id, K: string(k)})
-		}
+	add, err := s.addable(ctx, h.T, candidates)
+	if err != nil {
+		return nil, nil, err
 	}
-	slices.SortFunc(add, func(a, b memberRef) int { return strings.Compare(a.ID, b.ID) })
 	slices.Sort(rm)
 	return add, rm, nil
+}
+
+// addable returns the resources among ids that a group write may add, by
+// id, with their kind and incarnation. A resource whose create is not
+// journaled yet is waited for (or its create finished once its lease is
+// over): the group's entry, journaled after this, then comes after the
+// member's create (see doc.go). The caller holds no pending write, so the
+// wait cannot close a cycle.
+func (s *Store) addable(ctx context.Context, tenant string, ids []string) ([]memberRef, error) {
+	var out []memberRef
+	proj := bson.D{{Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "del", Value: 1}, {Key: "inc", Value: 1},
+		{Key: "pj", Value: 1}, {Key: "pend.op", Value: 1}}
+	for len(ids) > 0 {
+		hs, err := s.heads(ctx, tenant, ids, proj)
+		if err != nil {
+			return nil, err
+		}
+		var creating []string
+		for _, h := range hs {
+			if h.PJ && h.Pend != nil && h.Pend.Op == string(store.OpCreate) {
+				creating = append(creating, h.ID)
+				continue
+			}
+			out = append(out, memberRef{ID: h.ID, K: h.K, I: h.Inc})
+		}
+		ids = creating
+		for _, id := range creating {
+			h, err := s.loadHead(ctx, tenant, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if h.PJ && h.Pend != nil && h.Pend.Op == string(store.OpCreate) {
+				if err := s.settle(ctx, h); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b memberRef) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// addMembers applies the adds of h's pending write (step 3) and returns the
+// ones that hold: it inserts their records, then reads the members again
+// and removes the records of those no longer live in the incarnation the
+// write saw. Only the adds returned are journaled. See doc.go for why no
+// record outlives its member and why the journal order is truthful.
+func (s *Store) addMembers(ctx context.Context, h *head) ([]memberRef, error) {
+	p := h.Pend
+	if len(p.Add) == 0 {
+		return nil, nil
+	}
+	docs := make([]any, len(p.Add))
+	ids := make([]string, len(p.Add))
+	for i, m := range p.Add {
+		docs[i] = memberDoc{Key: mkey(h.T, h.ID, m.ID), T: h.T, G: h.ID, M: m.ID, MK: m.K, MI: m.I}
+		ids[i] = m.ID
+	}
+	for chunk := range slices.Chunk(docs, 5000) {
+		_, err := s.mem.InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
+		if err != nil && !allDup(err) {
+			return nil, mapErr(err)
+		}
+	}
+	if err := s.step("inserted"); err != nil {
+		return nil, err
+	}
+	hs, err := s.heads(ctx, h.T, ids, bson.D{{Key: "id", Value: 1}, {Key: "inc", Value: 1}, {Key: "del", Value: 1}})
+	if err != nil {
+		return nil, err
+	}
+	inc := make(map[string]string, len(hs))
+	for _, m := range hs {
+		inc[m.ID] = m.Inc
+	}
+	var kept []memberRef
+	var gone []string
+	for _, m := range p.Add {
+		if i, ok := inc[m.ID]; ok && (m.I == "" || m.I == i) {
+			kept = append(kept, m)
+		} else {
+			gone = append(gone, mkey(h.T, h.ID, m.ID))
+		}
+	}
+	for chunk := range slices.Chunk(gone, 5000) {
+		if _, err := s.mem.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}); err != nil {
+			return nil, mapErr(err)
+		}
+	}
+	return kept, nil
+}
+
+// awaitAdders is the first half of a delete's step 3 for the memberships
+// of the deleted h: it waits until no group write that adds h is pending
+// (finishing those whose lease is over), so that their journal entries
+// precede h's delete entry, and returns the keys of h's records it found.
+// A record inserted after this read belongs to a write whose re-read
+// (addMembers) sees h deleted and removes it.
+func (s *Store) awaitAdders(ctx context.Context, h *head) ([]string, error) {
+	ms, err := findAll[memberDoc](ctx, s.mem, bson.D{{Key: "t", Value: h.T}, {Key: "m", Value: h.ID}},
+		options.Find().SetProjection(bson.D{{Key: "g", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		keys[i] = m.Key
+		for attempt := 0; ; attempt++ {
+			g, err := s.loadHead(ctx, h.T, m.G)
+			if errors.Is(err, store.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !g.PJ || g.Pend == nil || !slices.ContainsFunc(g.Pend.Add, func(r memberRef) bool { return r.ID == h.ID }) {
+				break
+			}
+			if err := s.settle(ctx, g); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return keys, nil
 }
 
 // memberSet returns the members of a group among ids (all if ids is nil).

@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -200,7 +201,7 @@ func (s *Store) Members(ctx context.Context, group store.Ref, after string, limi
 		if len(ms) == 0 {
 			return out, nil
 		}
-		got, err := s.describeMembers(ctx, group.Tenant, ms, func(m memberDoc) string { return m.M })
+		got, err := s.describeMembers(ctx, group.Tenant, ms, func(m memberDoc) string { return m.M }, true)
 		if err != nil {
 			return nil, fmt.Errorf("mongo members: %w", err)
 		}
@@ -220,8 +221,20 @@ func (s *Store) MemberOf(ctx context.Context, member store.Ref) ([]store.Member,
 	if err != nil {
 		return nil, fmt.Errorf("mongo member of: %w", err)
 	}
+	if len(ms) == 0 {
+		return []store.Member{}, nil
+	}
+	// Only records of the member's current incarnation count (doc.go).
+	h, err := s.loadHead(ctx, member.Tenant, member.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return []store.Member{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongo member of: %w", err)
+	}
+	ms = slices.DeleteFunc(ms, func(m memberDoc) bool { return h.Del || m.MI != "" && m.MI != h.Inc })
 	slices.SortFunc(ms, func(a, b memberDoc) int { return strings.Compare(a.G, b.G) })
-	out, err := s.describeMembers(ctx, member.Tenant, ms, func(m memberDoc) string { return m.G })
+	out, err := s.describeMembers(ctx, member.Tenant, ms, func(m memberDoc) string { return m.G }, false)
 	if err != nil {
 		return nil, fmt.Errorf("mongo member of: %w", err)
 	}
@@ -229,13 +242,15 @@ func (s *Store) MemberOf(ctx context.Context, member store.Ref) ([]store.Member,
 }
 
 // describeMembers turns membership records into Members for the ids pick
-// selects, in order, with type and display from the live resources.
-func (s *Store) describeMembers(ctx context.Context, tenant string, ms []memberDoc, pick func(memberDoc) string) ([]store.Member, error) {
+// selects, in order, with type and display from the live resources. With
+// byInc (pick names the members), a record of another incarnation of its
+// member than the live one is skipped (doc.go).
+func (s *Store) describeMembers(ctx context.Context, tenant string, ms []memberDoc, pick func(memberDoc) string, byInc bool) ([]store.Member, error) {
 	ids := make([]string, len(ms))
 	for i, m := range ms {
 		ids[i] = pick(m)
 	}
-	hs, err := s.heads(ctx, tenant, ids, bson.D{{Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "disp", Value: 1}, {Key: "del", Value: 1}})
+	hs, err := s.heads(ctx, tenant, ids, bson.D{{Key: "id", Value: 1}, {Key: "k", Value: 1}, {Key: "disp", Value: 1}, {Key: "del", Value: 1}, {Key: "inc", Value: 1}})
 	if err != nil {
 		return nil, err
 	}
@@ -244,8 +259,8 @@ func (s *Store) describeMembers(ctx context.Context, tenant string, ms []memberD
 		byID[hs[i].ID] = &hs[i]
 	}
 	out := make([]store.Member, 0, len(ids))
-	for _, id := range ids {
-		if h := byID[id]; h != nil {
+	for i, id := range ids {
+		if h := byID[id]; h != nil && (!byInc || ms[i].MI == "" || ms[i].MI == h.Inc) {
 			out = append(out, store.Member{Value: id, Type: store.Kind(h.K), Display: h.Disp})
 		}
 	}

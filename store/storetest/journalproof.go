@@ -551,28 +551,23 @@ func checkProof(t *testing.T, s store.Store, l *proofLog, cursor int64, got []st
 // checkReplayedMembers replays the journal's membership changes, as a
 // target would, and compares the result with every live group's members.
 //
-// The replay follows the one rule a consumer needs beyond applying Added and
-// Removed: a member the journal has deleted (and not created again) is not
-// added. Entries of different resources are in commit order on SQLite but
-// not on MongoDB, where a write's sequence number is taken after its commit
-// (store/mongo/doc.go): a group write that added u, committed before u's
-// delete, can be journaled after it. u's delete removed it from the group
-// (or left a record that Members skips), so the add is stale by then.
+// The replay applies Added and Removed in journal order and nothing else:
+// an entry may only add a member that is live at that point of the
+// journal (created and not deleted since), or the journal told a consumer
+// about a membership that never held (store/mongo/doc.go says why its
+// order, which is not commit order, still guarantees this). Removing a
+// member that is no longer there is a no-op: a group write that removed u,
+// committed before u's delete, can be journaled after it on MongoDB.
 func checkReplayedMembers(t *testing.T, s store.Store, all []store.Change) {
 	t.Helper()
 	members := map[string]map[string]bool{} // live groups
 	live := map[string]bool{}
-	stale := map[string]map[string]bool{} // group: members whose add was stale
 	for _, c := range all {
 		switch {
 		case c.Op == store.OpDelete:
 			delete(live, c.ID)
 			delete(members, c.ID)
-			delete(stale, c.ID)
-			for g, ms := range members { // a deleted member leaves every group
-				if ms[c.ID] {
-					markStale(stale, g, c.ID)
-				}
+			for _, ms := range members { // a deleted member leaves every group
 				delete(ms, c.ID)
 			}
 			continue
@@ -588,14 +583,13 @@ func checkReplayedMembers(t *testing.T, s store.Store, all []store.Change) {
 		ms := members[c.ID]
 		for _, id := range c.Removed {
 			delete(ms, id)
-			delete(stale[c.ID], id)
 		}
 		for _, id := range c.Added {
-			if live[id] {
-				ms[id] = true
-			} else {
-				markStale(stale, c.ID, id)
+			if !live[id] {
+				logInvolved(t, all, map[string]bool{c.ID: true, id: true})
+				t.Fatalf("seq %d: %s v%d adds %s, which is not live at that point of the journal", c.Seq, c.ID, c.Version, id)
 			}
+			ms[id] = true
 		}
 	}
 	for g, ms := range members {
@@ -605,20 +599,6 @@ func checkReplayedMembers(t *testing.T, s store.Store, all []store.Change) {
 		}
 		slices.Sort(want)
 		got := memberIDs(t, s, groupRef(proofTenant, g))
-		// KNOWN DEFECT of store/mongo, tolerated here until it is fixed
-		// (and only this one: a missing member, or any other extra one,
-		// still fails): a group write's membership record inserted after
-		// its member's delete removed the member's records outlives the
-		// member, whatever the journal order of the two, and a resource
-		// created again with that id inherits it (see store/mongo/doc.go).
-		// Remove this tolerance with the fix.
-		got = slices.DeleteFunc(got, func(id string) bool {
-			if ms[id] || !stale[g][id] {
-				return false
-			}
-			t.Logf("KNOWN DEFECT (store/mongo): %s lists %s, created again after its delete removed it (or after an add of the deleted %s)", g, id, id)
-			return true
-		})
 		if slices.Equal(got, want) {
 			continue
 		}
@@ -630,20 +610,18 @@ func checkReplayedMembers(t *testing.T, s store.Store, all []store.Change) {
 		for id := range ms {
 			involved[id] = involved[id] || !slices.Contains(got, id)
 		}
-		for _, c := range all {
-			if involved[c.ID] {
-				t.Logf("  seq %d: %s %s %s v%d added %v removed %v at %s", c.Seq, c.Kind, c.ID, c.Op, c.Version, c.Added, c.Removed, c.At.Format("15:04:05.000000"))
-			}
-		}
+		logInvolved(t, all, involved)
 		t.Fatalf("members of %s: stored %v, replayed from the journal %v", g, got, want)
 	}
 }
 
-// markStale notes that group g was told member id by a write that the
-// journal has since undone by deleting id (or that came after id's delete).
-func markStale(stale map[string]map[string]bool, g, id string) {
-	if stale[g] == nil {
-		stale[g] = map[string]bool{}
+// logInvolved logs the entries of the resources that tell the story of a
+// failure.
+func logInvolved(t *testing.T, all []store.Change, involved map[string]bool) {
+	t.Helper()
+	for _, c := range all {
+		if involved[c.ID] {
+			t.Logf("  seq %d: %s %s %s v%d added %v removed %v at %s", c.Seq, c.Kind, c.ID, c.Op, c.Version, c.Added, c.Removed, c.At.Format("15:04:05.000000"))
+		}
 	}
-	stale[g][id] = true
 }
