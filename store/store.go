@@ -157,6 +157,26 @@ type Query struct {
 	Count      int // resources to return; 0 returns only Total
 }
 
+// Page sizes of the keyset listings (Scan, ListStatePage).
+const (
+	DefaultPageLimit = 1000
+	MaxPageLimit     = 10000
+)
+
+// PageLimit resolves the limit of a keyset listing: <= 0 means
+// DefaultPageLimit; above MaxPageLimit is an error rather than a silent
+// cut, because a caller that takes a page shorter than it asked for as
+// the end would then stop early.
+func PageLimit(limit int) (int, error) {
+	switch {
+	case limit <= 0:
+		return DefaultPageLimit, nil
+	case limit > MaxPageLimit:
+		return 0, fmt.Errorf("page limit %d is above %d", limit, MaxPageLimit)
+	}
+	return limit, nil
+}
+
 // Page is the answer to a Query.
 type Page struct {
 	Total     int
@@ -253,6 +273,15 @@ type Store interface {
 	// Query lists resources of one kind in one tenant.
 	Query(ctx context.Context, tenant string, kind Kind, q Query) (Page, error)
 
+	// Scan lists resources of one kind in one tenant ordered by id (bytewise),
+	// starting after the id afterID ("" = from the start), at most limit
+	// (1..10000; <= 0 means 1000). Keyset paging: the cost of a page does not
+	// grow with how far into the tenant it is, and a resource created or
+	// deleted during a scan neither shifts nor repeats the others. A limit
+	// above MaxPageLimit is an error (see PageLimit). A page shorter than
+	// limit is the last one.
+	Scan(ctx context.Context, tenant string, kind Kind, afterID string, limit int) ([]Resource, error)
+
 	// Members lists a group's members ordered by member id, starting after
 	// the id `after` ("" = from the start); limit <= 0 means all.
 	Members(ctx context.Context, group Ref, after string, limit int) ([]Member, error)
@@ -281,6 +310,12 @@ type Store interface {
 	DeleteState(ctx context.Context, tenant, key string) error
 	// ListState returns the entries whose key starts with prefix, by key.
 	ListState(ctx context.Context, tenant, prefix string) ([]StateEntry, error)
+	// ListStatePage is ListState paged: the entries whose key starts with
+	// prefix and is greater than afterKey ("" = from the start, which
+	// includes a key ""), by key (bytewise), at most limit
+	// (<= 0: 1000; above MaxPageLimit an error, see PageLimit). Keys are
+	// compared as bytes: no character of prefix is a wildcard.
+	ListStatePage(ctx context.Context, tenant, prefix, afterKey string, limit int) ([]StateEntry, error)
 	// AcquireLease takes or renews the lease name for holder for ttl. It
 	// returns false if another holder has an unexpired lease.
 	AcquireLease(ctx context.Context, tenant, name, holder string, ttl time.Duration) (bool, error)

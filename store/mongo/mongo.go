@@ -342,6 +342,10 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		// journal insert but never use it (it answers only _id filters
 		// from an index): there History scans.
 		idx = append(idx, index{s.jnl, "jnl_resource", k("t", "id", "s"), false, 0})
+		// Keyset scans (scan.go): one kind of a tenant by id. res_id
+		// (t, id) would step over every resource of the other kind.
+		// Unused on FerretDB v1 too, where Scan reads the collection.
+		idx = append(idx, index{s.res, "res_kind_id", k("t", "k", "id"), false, 0})
 	}
 	for _, ix := range idx {
 		o := options.Index().SetName(ix.name)

@@ -254,12 +254,22 @@ func (s *Store) ListState(ctx context.Context, tenant, prefix string) ([]store.S
 	if err != nil {
 		return nil, fmt.Errorf("sqlite list state: %w", mapErr(err))
 	}
+	out, err := scanState(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite list state: %w", err)
+	}
+	return out, nil
+}
+
+// scanState reads the (key, value, version) rows of a state listing and
+// closes rows.
+func scanState(rows *sql.Rows) ([]store.StateEntry, error) {
 	defer rows.Close()
 	out := []store.StateEntry{}
 	for rows.Next() {
 		var e store.StateEntry
 		if err := rows.Scan(&e.Key, &e.Value, &e.Version); err != nil {
-			return nil, fmt.Errorf("sqlite list state: %w", err)
+			return nil, mapErr(err)
 		}
 		if e.Value == nil {
 			e.Value = []byte{}
@@ -267,7 +277,7 @@ func (s *Store) ListState(ctx context.Context, tenant, prefix string) ([]store.S
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite list state: %w", err)
+		return nil, mapErr(err)
 	}
 	return out, nil
 }
