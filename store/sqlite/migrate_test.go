@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/schemas"
@@ -134,4 +135,39 @@ func parseFilter(t *testing.T, kind store.Kind, filter string) query.Filter {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// TestMigrateAddsScanIndex opens a database from before migration 8: Scan
+// works on the resources it held, by the index that migration adds.
+func TestMigrateAddsScanIndex(t *testing.T) {
+	ctx := storetest.Background()
+	path := oldDatabase(t)
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open old database: %v", err)
+	}
+	rs, err := s.Scan(ctx, "default", store.User, "", 0)
+	if err != nil || len(rs) != 2 || rs[0].ID != "u1" || rs[1].ID != "u2" || rs[0].Version != 3 || rs[1].Attrs["displayName"] != "Bob B" {
+		t.Fatalf("Scan users after migration: %+v %v", rs, err)
+	}
+	if rs, err := s.Scan(ctx, "default", store.Group, "", 0); err != nil || len(rs) != 1 || rs[0].ID != "g1" {
+		t.Fatalf("Scan groups after migration: %+v %v", rs, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var version int
+	var index string
+	if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version < 8 {
+		t.Fatalf("schema version %d: %v", version, err)
+	}
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'resources_kind_id'`).Scan(&index); err != nil ||
+		!strings.Contains(index, "(tenant, kind, id)") {
+		t.Fatalf("index resources_kind_id after migration: %q %v", index, err)
+	}
 }
