@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/internal/testscale"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -162,9 +163,12 @@ func testScanOrder(t *testing.T, s store.Store) {
 	wantIDs(t, "Scan by pages of 1", paged, userIDs)
 }
 
+// testScanLimits checks limits and, at full size (SCIMBRIDGE_TEST_FULL=1:
+// a thousand creates take a minute on the in-process FerretDB), the
+// default page of store.DefaultPageLimit.
 func testScanLimits(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	const n = store.DefaultPageLimit + 3
+	n := testscale.Size(30, store.DefaultPageLimit+3)
 	var rs []store.Resource
 	var ids []string
 	for i := range n {
@@ -173,14 +177,15 @@ func testScanLimits(t *testing.T, s store.Store) {
 		ids = append(ids, id)
 	}
 	// Groups interleaved with the users by id.
-	rs = append(rs, newGroup(tenantA, "u00000g", "g1"), newGroup(tenantA, "u01001g", "g2"))
+	rs = append(rs, newGroup(tenantA, "u00000g", "g1"), newGroup(tenantA, "u00001g", "g2"))
 	createMany(t, s, rs)
+	def := ids[:min(n, store.DefaultPageLimit)]
 	for _, c := range []struct {
 		limit int
 		want  []string
 	}{
-		{0, ids[:store.DefaultPageLimit]},
-		{-5, ids[:store.DefaultPageLimit]},
+		{0, def},
+		{-5, def},
 		{1, ids[:1]},
 		{n - 1, ids[:n-1]},
 		{n, ids},
@@ -191,12 +196,18 @@ func testScanLimits(t *testing.T, s store.Store) {
 	if _, err := s.Scan(ctx, tenantA, store.User, "", store.MaxPageLimit+1); err == nil {
 		t.Fatalf("Scan with limit %d: no error", store.MaxPageLimit+1)
 	}
-	pages := scanPages(t, s, tenantA, store.User, 0)
-	if len(pages) != 2 || len(pages[0]) != store.DefaultPageLimit || len(pages[1]) != 3 {
-		t.Fatalf("Scan by default pages: %d pages", len(pages))
+	var walked []string
+	for _, p := range scanPages(t, s, tenantA, store.User, 0) {
+		if len(p) > store.DefaultPageLimit || len(p) < store.DefaultPageLimit && len(walked)+len(p) != n {
+			t.Fatalf("Scan by default pages: a page of %d after %d", len(p), len(walked))
+		}
+		for _, r := range p {
+			walked = append(walked, r.ID)
+		}
 	}
+	wantIDs(t, "Scan by default pages", walked, ids)
 	wantIDs(t, "Scan groups", scanIDs(t, s, tenantA, store.Group, "", 1), []string{"u00000g"})
-	wantIDs(t, "Scan groups", scanIDs(t, s, tenantA, store.Group, "u00000g", 1), []string{"u01001g"})
+	wantIDs(t, "Scan groups", scanIDs(t, s, tenantA, store.Group, "u00000g", 1), []string{"u00001g"})
 }
 
 // testScanPaging pages through a tenant while resources are created and
@@ -206,7 +217,9 @@ func testScanLimits(t *testing.T, s store.Store) {
 // none deleted before the scan reached it.
 func testScanPaging(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	const n = 300 // even numbers 0, 2, ... 2n-2; odd ones are created during the scan
+	// Users with the even numbers 0, 2, ... 2n-2; odd ones are created
+	// during the scan. Every page costs a collection scan on FerretDB.
+	n, limit := testscale.Size(100, 300), testscale.Size(3, 7)
 	id := func(i int) string { return fmt.Sprintf("u%04d", i) }
 	var rs []store.Resource
 	doomed := map[string]bool{} // deleted during the scan
@@ -259,7 +272,7 @@ func testScanPaging(t *testing.T, s store.Store) {
 	after := ""
 	pages := 0
 	for {
-		page, err := s.Scan(ctx, tenantA, store.User, after, 7)
+		page, err := s.Scan(ctx, tenantA, store.User, after, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +335,7 @@ func testScanPaging(t *testing.T, s store.Store) {
 	if err, _ := bgErr.Load().(error); err != nil {
 		t.Fatalf("background writer: %v", err)
 	}
-	if pages < 40 {
+	if pages < n*4/5/limit {
 		t.Fatalf("only %d pages", pages)
 	}
 	if len(deletedAhead) == 0 || len(deleted) == len(deletedAhead) {
