@@ -167,7 +167,7 @@ func TestMigrateAddsScanIndex(t *testing.T) {
 		t.Fatalf("schema version %d: %v", version, err)
 	}
 	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'resources_kind_id'`).Scan(&index); err != nil ||
-		!strings.Contains(index, "(tenant, kind, id)") {
+		!strings.Contains(index, "(kind, tenant, id)") {
 		t.Fatalf("index resources_kind_id after migration: %q %v", index, err)
 	}
 }

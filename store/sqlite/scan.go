@@ -10,10 +10,10 @@ import (
 // Keyset listings. Both are one range scan of an index in key order that
 // stops after limit rows, so a page costs the same wherever it starts.
 const (
-	// qScan reads resources_kind_id (migration 0008) from (tenant, kind,
+	// qScan reads resources_kind_id (migration 0008) from (kind, tenant,
 	// afterID) on; each row then costs one lookup of its doc by rowid.
 	qScan = `SELECT id, version, created, last_modified, doc FROM resources INDEXED BY resources_kind_id
-		WHERE tenant = ?1 AND kind = ?2 AND id > ?3 ORDER BY id LIMIT ?4`
+		WHERE kind = ?2 AND tenant = ?1 AND id > ?3 ORDER BY id LIMIT ?4`
 	// The state page reads the primary key (tenant, key) between a lower
 	// bound (the prefix itself, or afterKey when that is past it) and
 	// prefixEnd(prefix). The bounds alone select the keys that start with

@@ -29,7 +29,7 @@ func TestScanPlans(t *testing.T) {
 		want  string
 	}{
 		{qScan, []any{"t", string(store.User), "u", 1000},
-			"SEARCH resources USING INDEX resources_kind_id (tenant=? AND kind=? AND id>?)"},
+			"SEARCH resources USING INDEX resources_kind_id (kind=? AND tenant=? AND id>?)"},
 		{qStatePageFrom, []any{"t", "a/", "a0", 1000}, "SEARCH state USING PRIMARY KEY (tenant=? AND key>? AND key<?)"},
 		{qStatePageAfter, []any{"t", "a/b", "a0", 1000}, "SEARCH state USING PRIMARY KEY (tenant=? AND key>? AND key<?)"},
 		{qStatePageAfter, []any{"t", "a/b", []byte{0}, 1000}, "SEARCH state USING PRIMARY KEY (tenant=? AND key>? AND key<?)"},
