@@ -343,8 +343,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		// from an index): there History scans.
 		idx = append(idx, index{s.jnl, "jnl_resource", k("t", "id", "s"), false, 0})
 		// Keyset scans (scan.go): one kind of a tenant by id. res_id
-		// (t, id) would step over every resource of the other kind.
-		// Unused on FerretDB v1 too, where Scan reads the collection.
+		// (t, id) would step over every resource of the other kind. Not
+		// created on FerretDB v1 either, for the same reason as
+		// jnl_resource: there Scan reads the collection.
 		idx = append(idx, index{s.res, "res_kind_id", k("t", "k", "id"), false, 0})
 	}
 	for _, ix := range idx {
