@@ -25,7 +25,7 @@ type Config interface {
 // dependency does not change Open's signature.
 type Deps struct {
 	Logger     *slog.Logger
-	HTTPClient *http.Client      // nil: the adapter builds its own
+	HTTPClient *http.Client     // nil: the adapter builds its own
 	Now        func() time.Time // nil: time.Now
 }
 
