@@ -22,14 +22,15 @@ const Type = "webhook"
 
 // Config is the webhook target's configuration:
 //
-//	- name: hooks
-//	  type: webhook
-//	  webhook:
-//	    url: https://app.example/scim-events
-//	    secret: {env: HOOK_SECRET}          # resolved by the config loader
-//	    previousSecret: {env: HOOK_SECRET_OLD}  # optional, while rotating
-//	    timeout: 10s
-//	    headers: {X-Tenant: acme}           # optional extra request headers
+//	targets:
+//	  - name: hooks
+//	    type: webhook
+//	    webhook:
+//	      url: https://app.example/scim-events
+//	      secret: {env: HOOK_SECRET}               # resolved by the config loader
+//	      previousSecret: {env: HOOK_SECRET_OLD}   # optional, while rotating
+//	      timeout: 10s
+//	      headers: {X-Tenant: acme}                # optional extra request headers
 type Config struct {
 	URL            string            `json:"url" yaml:"url"`
 	Secret         string            `json:"secret" yaml:"secret"`
