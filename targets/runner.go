@@ -533,8 +533,18 @@ func (r *Runner) foldDead(ctx context.Context, d *DeadLetter, it *item) error {
 }
 
 func addToDead(d *DeadLetter, it *item) {
-	d.Entries += len(it.seqs)
-	d.Seqs = append(d.Seqs, it.seqs...)
+	// A batch that failed for another reason is read again: fold each
+	// entry once.
+	var last int64
+	if n := len(d.Seqs); n > 0 {
+		last = d.Seqs[n-1]
+	}
+	for _, s := range it.seqs {
+		if s > last {
+			d.Seqs = append(d.Seqs, s)
+			d.Entries++
+		}
+	}
 	if n := len(d.Seqs); n > maxDeadSeqs {
 		// Keep the first entries (where it started failing) and the newest.
 		d.Seqs = append(d.Seqs[:maxDeadSeqs/2], d.Seqs[n-maxDeadSeqs/2:]...)
