@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,6 +166,13 @@ func (r *Runner) Run(ctx context.Context) error {
 			if errors.Is(err, store.ErrLeaseLost) {
 				return err
 			}
+			if ctx.Err() != nil {
+				// Shutting down: let another replica take over at once.
+				if err := r.Release(context.WithoutCancel(ctx)); err != nil {
+					r.log.Warn("targets: release the lease", "err", err)
+				}
+				return nil
+			}
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -306,20 +314,30 @@ func (r *Runner) stepInner(ctx context.Context) (int, error) {
 
 	items := collapse(entries)
 	errs := make([]error, len(items))
+	done := make([]chan struct{}, len(items))
+	pos := make(map[string]int, len(items))
+	for i, it := range items {
+		done[i] = make(chan struct{})
+		pos[it.id] = i
+	}
 	sem := make(chan struct{}, r.o.Workers)
 	var wg sync.WaitGroup
+	deps := batchDeps(items, pos)
 	for i, it := range items {
-		if d, ok := dead[it.id]; ok {
-			// Later entries wait behind the dead letter.
-			if err := r.foldDead(ctx, d, it); err != nil {
-				errs[i] = err
-			}
-			continue
-		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer wg.Done()
+			defer close(done[i])
+			for _, j := range deps[i] {
+				<-done[j]
+			}
+			if d, ok := dead[it.id]; ok {
+				// Later entries wait behind the dead letter.
+				errs[i] = r.foldDead(ctx, d, it)
+				return
+			}
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			_, errs[i] = r.deliver(ctx, it, nil)
 		}()
 	}
@@ -333,6 +351,54 @@ func (r *Runner) stepInner(ctx context.Context) (int, error) {
 	}
 	r.saveStatus(ctx)
 	return len(entries), nil
+}
+
+// batchDeps returns, per item of a batch, the items it must wait for: a
+// group waits for the members it adds that are applied in the same batch
+// (users and nested groups), so that a target sees an account or group
+// before it is put in a group. Users wait for nothing; an edge that would
+// close a cycle of nested groups is dropped, so waiting never deadlocks.
+func batchDeps(items []*item, pos map[string]int) [][]int {
+	deps := make([][]int, len(items))
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(items))
+	var visit func(i int)
+	visit = func(i int) {
+		color[i] = grey
+		members := make([]string, 0, len(items[i].members))
+		for m, add := range items[i].members {
+			if add {
+				members = append(members, m)
+			}
+		}
+		slices.Sort(members) // deterministic cycle breaking
+		for _, m := range members {
+			j, ok := pos[m]
+			if !ok || j == i {
+				continue
+			}
+			if items[j].kind == store.Group {
+				if color[j] == grey {
+					continue // a cycle: no wait
+				}
+				if color[j] == white {
+					visit(j)
+				}
+			}
+			deps[i] = append(deps[i], j)
+		}
+		color[i] = black
+	}
+	for i, it := range items {
+		if it.kind == store.Group && color[i] == white {
+			visit(i)
+		}
+	}
+	return deps
 }
 
 // reconcile handles a cursor the journal no longer covers.
@@ -589,18 +655,8 @@ func (r *Runner) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	for _, d := range m {
 		out = append(out, *d)
 	}
-	slices.SortFunc(out, func(a, b DeadLetter) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b DeadLetter) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // TODO(targets): page this with the store's paged state listing (issue 16's

@@ -162,6 +162,11 @@ func actions(cs []targets.Change) []targets.Action {
 func TestLifecycle(t *testing.T) {
 	f := newFixture(t)
 	r := f.runner(func(o *targets.Options) { o.Batch = 1 }) // one entry per step: no collapse
+	f.createUser("u0", "zero")
+	if st, err := r.Status(f.ctx); err != nil || st.Lag != -1 || st.OldestUnread.IsZero() || st.Cursor != 0 {
+		t.Errorf("status before the first step = %+v, %v", st, err)
+	}
+	f.drain(r)
 	// The runner applies current state, so drain after each write to see
 	// each step.
 	f.createUser("u1", "alice")
@@ -243,6 +248,48 @@ func TestCollapse(t *testing.T) {
 	}
 	if a, _ := f.fake.Account("g1"); !a.Members["u3"] {
 		t.Errorf("g1 members in the target = %v", a.Members)
+	}
+}
+
+// TestMembersBeforeGroup: a group that adds a member (a user or a nested
+// group) created in the same batch is applied after that member, even when
+// the group comes first in the batch.
+func TestMembersBeforeGroup(t *testing.T) {
+	for range 5 { // concurrency: make a lucky order unlikely
+		f := newFixture(t)
+		f.createGroup("g1", "staff")
+		for i := range 8 {
+			f.createUser(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i))
+		}
+		f.createGroup("g2", "inner")
+		f.members("g1", []string{"u0", "u7", "g2"}, nil)
+		f.fake.Fail = func(c targets.Change) error {
+			for _, m := range c.MembersAdded {
+				if _, ok := f.fake.Account(m); !ok {
+					return targets.Permanent(fmt.Errorf("member %s of %s does not exist yet", m, c.ID))
+				}
+			}
+			return nil
+		}
+		f.drain(f.runner(func(o *targets.Options) { o.Workers = 8 }))
+		if ds, _ := f.runner().DeadLetters(f.ctx); len(ds) != 0 {
+			t.Fatalf("dead letters = %+v", ds)
+		}
+	}
+}
+
+// TestNestedGroupCycle: groups that contain each other, changed in one
+// batch, do not deadlock the runner.
+func TestNestedGroupCycle(t *testing.T) {
+	f := newFixture(t)
+	f.createGroup("ga", "a")
+	f.createGroup("gb", "b", "ga")
+	f.members("ga", []string{"gb"}, nil)
+	f.drain(f.runner())
+	a, _ := f.fake.Account("ga")
+	b, _ := f.fake.Account("gb")
+	if !a.Members["gb"] || !b.Members["ga"] {
+		t.Errorf("members: ga %v, gb %v", a.Members, b.Members)
 	}
 }
 
@@ -554,6 +601,57 @@ func TestRunFollowsTheJournal(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
+	}
+	// It released its lease on the way out: another replica takes over at
+	// once, not after the 30s TTL.
+	for i := 0; ; i++ {
+		ok, err := f.st.AcquireLease(f.ctx, tenant, store.ConsumerLease("target/fake"), "h2", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the lease was not released when Run returned")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestRetryDoesNotBlockOthers: while one resource waits out its backoff,
+// the other resources of the batch are applied.
+func TestRetryDoesNotBlockOthers(t *testing.T) {
+	f := newFixture(t)
+	var slowDone, fastAt atomic.Int64
+	var n atomic.Int32
+	f.fake.Fail = func(c targets.Change) error {
+		if c.ID == "fast" {
+			fastAt.Store(time.Now().UnixNano())
+			return nil
+		}
+		if c.ID != "slow" {
+			return nil
+		}
+		if n.Add(1) < 3 {
+			return errors.New("busy")
+		}
+		slowDone.Store(time.Now().UnixNano())
+		return nil
+	}
+	f.createUser("slow", "slow")
+	for i := range 6 {
+		f.createUser(fmt.Sprintf("fast%d", i), fmt.Sprintf("fast%d", i))
+	}
+	f.createUser("fast", "fast")
+	f.drain(f.runner(func(o *targets.Options) {
+		o.BackoffMin, o.BackoffMax, o.MaxAttempts, o.Workers = 100*time.Millisecond, 200*time.Millisecond, 5, 2
+	}))
+	if fastAt.Load() == 0 || slowDone.Load() == 0 || fastAt.Load() > slowDone.Load() {
+		t.Errorf("fast applied at %d, slow at %d: the retrying resource blocked the others", fastAt.Load(), slowDone.Load())
+	}
+	if len(f.fake.IDs()) != 8 {
+		t.Errorf("target holds %v", f.fake.IDs())
 	}
 }
 
