@@ -273,7 +273,6 @@ func (r *Runner) step(ctx context.Context) (int, error) {
 }
 
 func (r *Runner) stepInner(ctx context.Context) (int, error) {
-	st, t := r.o.Store, r.o.Tenant
 	dead, err := r.deadLetters(ctx)
 	if err != nil {
 		return 0, err
@@ -282,6 +281,12 @@ func (r *Runner) stepInner(ctx context.Context) (int, error) {
 		return 0, err
 	}
 
+	return r.fromJournal(ctx, dead)
+}
+
+// fromJournal reads and applies one batch from the cursor.
+func (r *Runner) fromJournal(ctx context.Context, dead map[string]*DeadLetter) (int, error) {
+	st, t := r.o.Store, r.o.Tenant
 	cur, err := st.GetCursor(ctx, t, r.k.consumer())
 	var after, version int64
 	switch {
@@ -293,7 +298,10 @@ func (r *Runner) stepInner(ctx context.Context) (int, error) {
 		if floor > 0 {
 			// A new target after a trim: the journal no longer holds
 			// everything, only a reconcile can bring the target up to date.
-			return 0, r.reconcile(ctx, 0)
+			if err := r.reconcile(ctx, 0); err != nil {
+				return 0, err
+			}
+			return r.fromJournal(ctx, dead)
 		}
 	case err != nil:
 		return 0, fmt.Errorf("targets: read the cursor: %w", err)
@@ -303,7 +311,10 @@ func (r *Runner) stepInner(ctx context.Context) (int, error) {
 
 	entries, err := st.Changes(ctx, t, after, r.o.Batch)
 	if errors.Is(err, store.ErrCursorExpired) {
-		return 0, r.reconcile(ctx, version)
+		if err := r.reconcile(ctx, version); err != nil {
+			return 0, err
+		}
+		return r.fromJournal(ctx, dead)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("targets: read the journal: %w", err)
@@ -812,7 +823,11 @@ func ReadStatus(ctx context.Context, st store.Store, tenant, name string) (Statu
 	}
 	if !found {
 		// No cursor yet: everything in the journal is unread.
-		if all, err := st.Changes(ctx, tenant, 0, 1); err == nil && len(all) > 0 {
+		floor, err := st.TrimFloor(ctx, tenant)
+		if err != nil {
+			return s, fmt.Errorf("targets: status: %w", err)
+		}
+		if all, err := st.Changes(ctx, tenant, floor, 1); err == nil && len(all) > 0 {
 			s.OldestUnread = all[0].At
 			s.Lag = -1
 		}

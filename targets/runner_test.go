@@ -139,12 +139,16 @@ func (f *fixture) cursor() int64 {
 
 func (f *fixture) head() int64 {
 	f.t.Helper()
-	cs, err := f.st.Changes(f.ctx, tenant, 0, 0)
+	floor, err := f.st.TrimFloor(f.ctx, tenant)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cs, err := f.st.Changes(f.ctx, tenant, floor, 0)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	if len(cs) == 0 {
-		return 0
+		return floor
 	}
 	return cs[len(cs)-1].Seq
 }
@@ -676,6 +680,7 @@ func TestCursorExpired(t *testing.T) {
 	if floor <= 1 {
 		t.Fatalf("trim floor %d: nothing trimmed", floor)
 	}
+	f.createUser("u4", "dave") // after the floor: still in the journal
 
 	// Without a hook: an error, nothing skipped.
 	if _, err := r.Step(f.ctx); !errors.Is(err, store.ErrCursorExpired) {
@@ -696,8 +701,14 @@ func TestCursorExpired(t *testing.T) {
 	if !slices.Equal(called, []string{"t1/fake"}) {
 		t.Errorf("reconcile hook calls = %v", called)
 	}
-	if f.cursor() < floor {
-		t.Errorf("cursor %d below the floor %d after the reconcile", f.cursor(), floor)
+	if f.cursor() != f.head() {
+		t.Errorf("cursor %d, head %d after the reconcile and the entries after the floor", f.cursor(), f.head())
+	}
+	if _, ok := f.fake.Account("u4"); !ok {
+		t.Error("u4, written after the trim floor, was not applied after the reconcile")
+	}
+	if _, ok := f.fake.Account("u3"); ok {
+		t.Error("u3 (trimmed) was applied from the journal: the fake reconcile hook does nothing")
 	}
 
 	// A new target after a trim starts with a reconcile too.
