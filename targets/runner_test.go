@@ -641,3 +641,97 @@ func TestStatusAcrossRestart(t *testing.T) {
 		t.Errorf("status after a restart = %+v, %v", st, err)
 	}
 }
+
+// TestConvergesUnderLoad: with Run going while users and groups are
+// created, edited, regrouped and deleted concurrently, the target ends up
+// holding exactly what the store holds, attributes and memberships.
+func TestConvergesUnderLoad(t *testing.T) {
+	f := newFixture(t)
+	r := f.runner(func(o *targets.Options) { o.Batch = 13; o.Workers = 3 })
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	const users, groups = 20, 4
+	for g := range groups {
+		f.createGroup(fmt.Sprintf("g%d", g), fmt.Sprintf("group%d", g))
+	}
+	for i := range users {
+		id := fmt.Sprintf("u%d", i)
+		f.createUser(id, "user"+id)
+		f.members(fmt.Sprintf("g%d", i%groups), []string{id}, nil)
+	}
+	for round := range 3 {
+		for i := range users {
+			id := fmt.Sprintf("u%d", i)
+			f.set(store.User, id, "title", fmt.Sprintf("t%d", round))
+			if (i+round)%5 == 0 {
+				f.members(fmt.Sprintf("g%d", i%groups), nil, []string{id})
+				f.members(fmt.Sprintf("g%d", (i+1)%groups), []string{id}, nil)
+			}
+		}
+	}
+	for i := range users {
+		if i%7 == 0 {
+			f.del(store.User, fmt.Sprintf("u%d", i))
+		}
+	}
+	f.members("g1", []string{"g2"}, nil)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for f.cursor() != f.head() {
+		if time.Now().After(deadline) {
+			t.Fatalf("cursor %d never reached the head %d", f.cursor(), f.head())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	var want []string
+	for _, kind := range []store.Kind{store.User, store.Group} {
+		page, err := f.st.Query(f.ctx, tenant, kind, store.Query{Count: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range page.Resources {
+			want = append(want, res.ID)
+			a, ok := f.fake.Account(res.ID)
+			if !ok {
+				t.Errorf("%s missing from the target", res.ID)
+				continue
+			}
+			if kind == store.User && a.Attrs["title"] != res.Attrs["title"] {
+				t.Errorf("%s title %v in the target, %v in the store", res.ID, a.Attrs["title"], res.Attrs["title"])
+			}
+			if kind == store.Group {
+				ms, err := f.st.Members(f.ctx, res.Ref, "", 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sm, tm []string
+				for _, m := range ms {
+					sm = append(sm, m.Value)
+				}
+				for m := range a.Members {
+					// A deleted member leaves its groups without a group entry;
+					// the adapter handles that when it deletes the account.
+					if _, ok := f.fake.Account(m); ok {
+						tm = append(tm, m)
+					}
+				}
+				slices.Sort(sm)
+				slices.Sort(tm)
+				if !slices.Equal(sm, tm) {
+					t.Errorf("%s members %v in the target, %v in the store", res.ID, tm, sm)
+				}
+			}
+		}
+	}
+	slices.Sort(want)
+	if got := f.fake.IDs(); !slices.Equal(got, want) {
+		t.Errorf("target holds %v, store %v", got, want)
+	}
+}
