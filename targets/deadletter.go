@@ -27,6 +27,11 @@ type DeadLetter struct {
 	Attempts       int        `json:"attempts"`
 	FirstFailure   time.Time  `json:"firstFailure"`
 	LastFailure    time.Time  `json:"lastFailure"`
+	// The provenance of the newest entry folded in, handed to the target
+	// again when the dead letter is retried.
+	Name   string       `json:"name,omitempty"`
+	Origin store.Origin `json:"origin,omitzero"`
+	At     time.Time    `json:"at,omitzero"`
 	// Retry is set by Retry and cleared by the runner when it tries again.
 	Retry bool `json:"retry,omitempty"`
 }
@@ -73,6 +78,9 @@ func addToDead(d *DeadLetter, it *item) {
 			d.Seqs = append(d.Seqs, s)
 			d.Entries++
 		}
+	}
+	if it.last.Seq > last {
+		d.Name, d.Origin, d.At = it.last.Name, it.last.Origin, it.last.At
 	}
 	if n := len(d.Seqs); n > maxDeadSeqs {
 		// Keep the first entries (where it started failing) and the newest.
@@ -155,7 +163,7 @@ func (r *Runner) retryRequested(ctx context.Context, dead map[string]*DeadLetter
 			it.members[m] = false
 		}
 		if n := len(d.Seqs); n > 0 {
-			it.last = store.Change{Seq: d.Seqs[n-1], At: d.LastFailure}
+			it.last = store.Change{Seq: d.Seqs[n-1], At: d.At, Name: d.Name, Origin: d.Origin}
 		}
 		again, err := r.deliver(ctx, it, d)
 		if err != nil {

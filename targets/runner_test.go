@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
 	"github.com/scimbridge/scimbridge/targets"
 	"github.com/scimbridge/scimbridge/targets/targettest"
 )
@@ -337,6 +338,11 @@ func TestDeadLetter(t *testing.T) {
 	f.drain(r)
 	if a, ok := f.fake.Account("bad"); !ok || a.Attrs["title"] != "X" {
 		t.Errorf("bad after Retry = %+v, %v", a, ok)
+	}
+	calls := f.fake.CallsFor("bad")
+	if c := calls[len(calls)-1]; c.Action != targets.ActionCreate || c.Name != "bad" || c.At.IsZero() ||
+		c.Origin != storetest.TestOrigin || !slices.Equal(c.Seqs, ds[0].Seqs) {
+		t.Errorf("the retried change = %+v", c)
 	}
 	if ds, _ = r.DeadLetters(f.ctx); len(ds) != 1 || ds[0].ID != "perm" {
 		t.Errorf("dead letters after Retry = %+v", ds)
