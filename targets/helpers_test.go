@@ -27,16 +27,20 @@ func openStore(t testing.TB) store.Store {
 }
 
 type fixture struct {
-	t    *testing.T
-	ctx  context.Context // carries an origin, for the writes that make journal entries
-	st   store.Store
-	fake *targettest.Fake
+	t     *testing.T
+	ctx   context.Context // carries an origin, for the writes that make journal entries
+	plain context.Context // no origin: what the runner gets
+	st    store.Store
+	fake  *targettest.Fake
 }
 
 func newFixture(t *testing.T) *fixture {
 	ctx, cancel := context.WithTimeout(storetest.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	return &fixture{t: t, ctx: ctx, st: openStore(t), fake: targettest.New()}
+	// The runner writes only state records: it runs without an origin.
+	plain, cancelPlain := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancelPlain)
+	return &fixture{t: t, ctx: ctx, plain: plain, st: openStore(t), fake: targettest.New()}
 }
 
 func (f *fixture) runner(mod ...func(*targets.Options)) *targets.Runner {
@@ -111,7 +115,7 @@ func (f *fixture) del(kind store.Kind, id string) {
 func (f *fixture) drain(r *targets.Runner) {
 	f.t.Helper()
 	for range 100 {
-		n, err := r.Step(f.ctx)
+		n, err := r.Step(f.plain)
 		if err != nil {
 			f.t.Fatalf("step: %v", err)
 		}

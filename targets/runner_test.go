@@ -388,13 +388,13 @@ func TestLeaseLost(t *testing.T) {
 	f.createUser("u1", "alice")
 	f.fake.Fail = func(targets.Change) error { return steal(f) }
 	r := f.runner()
-	if _, err := r.Step(f.ctx); !errors.Is(err, store.ErrLeaseLost) {
+	if _, err := r.Step(f.plain); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("step = %v, want ErrLeaseLost", err)
 	}
 	if f.cursor() != 0 {
 		t.Errorf("cursor advanced to %d without the lease", f.cursor())
 	}
-	if _, err := r.Step(f.ctx); !errors.Is(err, targets.ErrNotHolder) {
+	if _, err := r.Step(f.plain); !errors.Is(err, targets.ErrNotHolder) {
 		t.Errorf("step while h2 holds the lease = %v", err)
 	}
 
@@ -410,7 +410,7 @@ func TestLeaseLost(t *testing.T) {
 		return errors.New("still busy")
 	}
 	done := make(chan error, 1)
-	go func() { done <- r.Run(g.ctx) }()
+	go func() { done <- r.Run(g.plain) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, store.ErrLeaseLost) {
@@ -446,7 +446,7 @@ func steal(f *fixture) error {
 func TestRunFollowsTheJournal(t *testing.T) {
 	f := newFixture(t)
 	r := f.runner()
-	ctx, cancel := context.WithCancel(f.ctx)
+	ctx, cancel := context.WithCancel(f.plain)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	f.createUser("u1", "alice")
@@ -542,7 +542,7 @@ func TestCursorExpired(t *testing.T) {
 	f.createUser("u4", "dave") // after the floor: still in the journal
 
 	// Without a hook: an error, nothing skipped.
-	if _, err := r.Step(f.ctx); !errors.Is(err, store.ErrCursorExpired) {
+	if _, err := r.Step(f.plain); !errors.Is(err, store.ErrCursorExpired) {
 		t.Fatalf("step without a reconcile hook = %v", err)
 	}
 	if st, _ := r.Status(f.ctx); !st.Expired || st.LastError == "" {
@@ -654,7 +654,7 @@ func TestStatusAcrossRestart(t *testing.T) {
 func TestConvergesUnderLoad(t *testing.T) {
 	f := newFixture(t)
 	r := f.runner(func(o *targets.Options) { o.Batch = 13; o.Workers = 3 })
-	ctx, cancel := context.WithCancel(f.ctx)
+	ctx, cancel := context.WithCancel(f.plain)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 

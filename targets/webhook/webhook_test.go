@@ -75,16 +75,20 @@ func (rc *receiver) got() ([]webhook.Event, int) {
 }
 
 type fixture struct {
-	t   *testing.T
-	ctx context.Context
-	st  store.Store
-	rc  *receiver
-	srv *httptest.Server
+	t     *testing.T
+	ctx   context.Context // carries an origin, for the writes that make journal entries
+	plain context.Context // no origin: what the runner gets
+	st    store.Store
+	rc    *receiver
+	srv   *httptest.Server
 }
 
 func newFixture(t *testing.T, secrets ...string) *fixture {
 	ctx, cancel := context.WithTimeout(storetest.Background(), 60*time.Second)
 	t.Cleanup(cancel)
+	// The runner writes only state records: it runs without an origin.
+	plain, cancelPlain := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancelPlain)
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hook.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +97,7 @@ func newFixture(t *testing.T, secrets ...string) *fixture {
 	rc := &receiver{t: t, secrets: secrets}
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, ctx: ctx, st: st, rc: rc, srv: srv}
+	return &fixture{t: t, ctx: ctx, plain: plain, st: st, rc: rc, srv: srv}
 }
 
 func (f *fixture) open(c webhook.Config) targets.Target {
@@ -130,7 +134,7 @@ func (f *fixture) runner(tg targets.Target, mod ...func(*targets.Options)) *targ
 func (f *fixture) drain(r *targets.Runner) {
 	f.t.Helper()
 	for range 100 {
-		n, err := r.Step(f.ctx)
+		n, err := r.Step(f.plain)
 		if err != nil {
 			f.t.Fatalf("step: %v", err)
 		}
