@@ -65,7 +65,9 @@ type Change struct {
 	// wins), sorted. A full resync of members is not expressed here.
 	MembersAdded, MembersRemoved []string
 	// TargetID is the account's id in the target from the id map, "" if
-	// the target has not (successfully) seen the resource.
+	// the target has not (successfully) seen the resource. A delete with
+	// no TargetID (created and deleted within one batch) may be a no-op
+	// for a target that can only find accounts by their id.
 	TargetID string
 	// Origin, Name and At are the provenance of the newest entry: who wrote
 	// it, the resource's name then (also for deletes) and when.

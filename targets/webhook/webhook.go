@@ -109,7 +109,14 @@ type target struct {
 // Apply POSTs the change's events in order. The webhook has no id of its
 // own for the account, so the bridge id stands for it: the id map then
 // tells a first event (created) from later ones.
+//
+// A delete of a resource the receiver was never told about (no id in the
+// map: created and deleted within one batch, or its creation is what was
+// dead-lettered) sends nothing.
 func (t *target) Apply(ctx context.Context, c targets.Change) (string, error) {
+	if c.Action == targets.ActionDelete && c.TargetID == "" {
+		return "", nil
+	}
 	for _, e := range events(c) {
 		if err := t.post(ctx, e); err != nil {
 			return "", fmt.Errorf("webhook %s: %s %s: %w", t.name, e.Type, e.ResourceID, err)

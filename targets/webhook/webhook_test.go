@@ -429,3 +429,18 @@ func TestValidate(t *testing.T) {
 		t.Errorf("valid config: %v, timeout %s", err, c.Timeout)
 	}
 }
+
+// TestCreatedAndDeletedInOneBatch: a user the receiver never heard of is
+// not announced as deleted.
+func TestCreatedAndDeletedInOneBatch(t *testing.T) {
+	f := newFixture(t, "k")
+	f.createUser("u1", "alice")
+	f.createUser("u2", "bob")
+	if err := f.st.Delete(f.ctx, store.Ref{Tenant: tenant, Kind: store.User, ID: "u1"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(f.runner(f.open(webhook.Config{Secret: "k"})))
+	if es, _ := f.rc.got(); !slices.Equal(types(es), []string{"user.created u2"}) {
+		t.Errorf("events = %q", types(es))
+	}
+}
