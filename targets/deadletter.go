@@ -130,22 +130,29 @@ func (r *Runner) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	return out, nil
 }
 
-// TODO(targets): page this with the store's paged state listing (issue 16's
-// store increment) once it lands.
+// deadLetters reads the dead letters a page at a time (ListStatePage), so
+// that no single store answer holds them all; the runner keeps them in
+// memory because every batch checks each of its resources against them.
 func (r *Runner) deadLetters(ctx context.Context) (map[string]*DeadLetter, error) {
-	ents, err := r.o.Store.ListState(ctx, r.o.Tenant, r.k.deadPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("targets: list dead letters: %w", err)
-	}
-	m := make(map[string]*DeadLetter, len(ents))
-	for _, e := range ents {
-		var d DeadLetter
-		if err := json.Unmarshal(e.Value, &d); err != nil {
-			return nil, fmt.Errorf("targets: dead letter %s: %w", e.Key, err)
+	m := map[string]*DeadLetter{}
+	after := ""
+	for {
+		ents, err := r.o.Store.ListStatePage(ctx, r.o.Tenant, r.k.deadPrefix(), after, store.DefaultPageLimit)
+		if err != nil {
+			return nil, fmt.Errorf("targets: list dead letters: %w", err)
 		}
-		m[d.ID] = &d
+		for _, e := range ents {
+			var d DeadLetter
+			if err := json.Unmarshal(e.Value, &d); err != nil {
+				return nil, fmt.Errorf("targets: dead letter %s: %w", e.Key, err)
+			}
+			m[d.ID] = &d
+		}
+		if len(ents) < store.DefaultPageLimit {
+			return m, nil
+		}
+		after = ents[len(ents)-1].Key
 	}
-	return m, nil
 }
 
 // retryRequested delivers the dead letters Retry re-queued; those that
