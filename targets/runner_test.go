@@ -212,6 +212,7 @@ func TestAtLeastOnceAfterCrash(t *testing.T) {
 	if err := r1.Release(f.ctx); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(5 * time.Millisecond) // the released lease lapses 1 ms after Release
 	f.set(store.User, "u1", "title", "after")
 	f.drain(f.runner(func(o *targets.Options) { o.Holder = "h2" }))
 	if got := len(f.fake.CallsFor("u1")); got != 2 {
