@@ -29,21 +29,7 @@ func TestConsumerPlans(t *testing.T) {
 		}},
 		{qHistory, []any{"t", "u", 10, "User", 5}, []string{"SEARCH journal USING INDEX journal_resource (tenant=? AND id=? AND seq<?)"}},
 	} {
-		rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+c.query, c.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		got := strings.Join(plan, "\n")
+		got := strings.Join(queryPlan(t, s.r, c.query, c.args...), "\n")
 		for _, w := range c.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("plan of %s\n%s\nlacks %q", c.query, got, w)

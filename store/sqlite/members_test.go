@@ -31,21 +31,7 @@ func TestMemberPlans(t *testing.T) {
 			SELECT group_id FROM members INDEXED BY members_member WHERE tenant = ?2 AND member_id = ?3)`,
 			[]any{"x", "t", "u"}, "SEARCH members USING COVERING INDEX members_member (tenant=? AND member_id=?)", []string{"SCAN", "PRIMARY KEY (tenant=?)"}},
 	} {
-		rows, err := s.w.Query(`EXPLAIN QUERY PLAN `+c.query, c.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := strings.Join(queryPlan(t, s.w, c.query, c.args...), "; ")
 		bad := !strings.Contains(p, c.want)
 		for _, n := range c.not {
 			bad = bad || strings.Contains(p, n)

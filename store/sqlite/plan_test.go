@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,21 +53,7 @@ func TestIndexedFilters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := s.r.Query(`EXPLAIN QUERY PLAN SELECT r.id FROM resources AS r WHERE `+where+` ORDER BY r.rid LIMIT 10`, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := strings.Join(queryPlan(t, s.r, `SELECT r.id FROM resources AS r WHERE `+where+` ORDER BY r.rid LIMIT 10`, args...), "; ")
 		if !strings.Contains(p, c.index) || strings.Contains(p, "SCAN r") || strings.Contains(p, "resources_kind") {
 			t.Errorf("%s: plan %q does not use %s", c.filter, p, c.index)
 		}
@@ -92,23 +79,33 @@ func TestListPlans(t *testing.T) {
 		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.active = 1 ORDER BY r.rid LIMIT 10`, "resources_kind"},
 		{`SELECT r.id FROM resources AS r WHERE r.tenant = 't' AND r.kind = 'User' AND r.id IN (SELECT e.id FROM emails AS e WHERE e.tenant = 't' AND (e.value_lc >= 'a' AND substr(e.value_lc, 1, 1) = 'a')) ORDER BY r.rid LIMIT 10`, "PRIMARY KEY (tenant=? AND value_lc>?)"},
 	} {
-		rows, err := s.r.Query(`EXPLAIN QUERY PLAN ` + c.query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := strings.Join(queryPlan(t, s.r, c.query), "; ")
 		if !strings.Contains(p, c.index) || strings.Contains(p, "SCAN r") || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q does not use %s", c.query, p, c.index)
 		}
 	}
+}
+
+// queryPlan returns the detail lines of SQLite's EXPLAIN QUERY PLAN for
+// query, for the tests that check a statement uses its index.
+func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(`EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

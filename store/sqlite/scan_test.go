@@ -34,21 +34,7 @@ func TestScanPlans(t *testing.T) {
 		{qStatePageAfter, []any{"t", "a/b", "a0", 1000}, "SEARCH state USING PRIMARY KEY (tenant=? AND key>? AND key<?)"},
 		{qStatePageAfter, []any{"t", "a/b", []byte{0}, 1000}, "SEARCH state USING PRIMARY KEY (tenant=? AND key>? AND key<?)"},
 	} {
-		rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+c.query, c.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		got := strings.Join(plan, "\n")
+		got := strings.Join(queryPlan(t, s.r, c.query, c.args...), "\n")
 		if !strings.Contains(got, c.want) {
 			t.Errorf("plan of %s\n%s\nlacks %q", c.query, got, c.want)
 		}
